@@ -1,0 +1,92 @@
+"""Boundary checks shared by models, losses, data and the CLI.
+
+Each check raises :class:`steepest.errors.InputError` with a message that names the offending
+value and says what is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from .errors import InputError
+
+
+def positive_int(value, name: str) -> int:
+    """Return ``value`` as an int, or raise if it is not an integer >= 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InputError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise InputError(f"{name} must be a positive integer (>= 1), got {value}")
+    return int(value)
+
+
+def nonneg_float(value, name: str) -> float:
+    """Return ``value`` as a float, or raise if it is negative, NaN or infinite."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a non-negative number, got {value!r}") from None
+    if not np.isfinite(v) or v < 0:
+        raise InputError(f"{name} must be a finite non-negative number, got {value!r}")
+    return v
+
+
+def probability(value, name: str, *, open_low: bool = True) -> float:
+    """Return ``value`` as a float in (0, 1] (or [0, 1] when ``open_low`` is False)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number in (0, 1], got {value!r}") from None
+    low_ok = v > 0 if open_low else v >= 0
+    if not (low_ok and v <= 1):
+        interval = "(0, 1]" if open_low else "[0, 1]"
+        raise InputError(f"{name} must be in {interval}, got {value!r}")
+    return v
+
+
+def choice(value: str, allowed: Iterable[str], name: str) -> str:
+    """Return ``value`` if it is one of ``allowed``, else raise listing the allowed names."""
+    allowed = list(allowed)
+    if value not in allowed:
+        raise InputError(f"unknown {name} {value!r}; allowed: {', '.join(map(str, allowed))}")
+    return value
+
+
+def features(X, name: str = "X", *, n_features: int | None = None) -> np.ndarray:
+    """Check a 2-D finite feature matrix; return it as an ndarray (no copy when possible)."""
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise InputError(f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise InputError(f"{name} has no rows (shape {X.shape})")
+    if not np.issubdtype(X.dtype, np.number):
+        raise InputError(f"{name} must be numeric, got dtype {X.dtype}")
+    if n_features is not None and X.shape[1] != n_features:
+        raise InputError(
+            f"{name} has {X.shape[1]} features per row but the model expects {n_features}"
+        )
+    if np.issubdtype(X.dtype, np.floating) and not np.isfinite(X).all():
+        bad = int(np.size(X) - np.count_nonzero(np.isfinite(X)))
+        raise InputError(f"{name} contains {bad} NaN or infinite value(s); inputs must be finite")
+    return X
+
+
+def labels(y, n_rows: int, n_classes: int, name: str = "y") -> np.ndarray:
+    """Check integer class labels in [0, n_classes) with one label per row; return int64."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise InputError(f"{name} must be 1-D class labels, got shape {y.shape}")
+    if y.shape[0] != n_rows:
+        raise InputError(f"{name} has {y.shape[0]} labels but X has {n_rows} rows")
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            raise InputError(f"{name} must hold integer class labels, got non-integer values")
+    elif y.dtype.kind not in "iu":
+        raise InputError(f"{name} must hold integer class labels, got dtype {y.dtype}")
+    y = y.astype(np.int64, copy=False)
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        bad = y[(y < 0) | (y >= n_classes)][0]
+        raise InputError(f"{name} contains label {bad}; labels must be in [0, {n_classes})")
+    return y

@@ -1,0 +1,192 @@
+"""Data losses. Each returns ``(loss, dscores)``: the MEAN over the batch and its gradient.
+
+For scores ``s`` of shape (N, C) and integer labels ``y``:
+
+- Multiclass SVM, Weston-Watkins (the lecture's form):
+  ``L_i = sum_{j != y_i} max(0, s_j - s_{y_i} + margin)``.
+- Multiclass SVM, Crammer-Singer (Optax's ``multiclass_hinge_loss``):
+  ``L_i = max(0, margin + max_{j != y_i} s_j - s_{y_i})``.
+- Softmax cross-entropy: ``L_i = -log(exp(s_{y_i}) / sum_j exp(s_j))`` (natural log), computed
+  after subtracting the row max so no exponential overflows.
+- Regression: ``l2_loss`` is ``(1/N) sum_i ||pred_i - target_i||^2`` (no 1/2), ``l1_loss`` is
+  ``(1/N) sum_i ||pred_i - target_i||_1``.
+
+At a kink (hinge exactly at the margin, ``|r|`` at 0) the gradient uses the sub-gradient 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _validate as V
+from .errors import InputError
+
+HINGES = ("weston-watkins", "crammer-singer")
+
+
+def _check_scores(scores, y):
+    scores = np.asarray(scores)
+    if scores.ndim != 2:
+        raise InputError(f"scores must be 2-D (N, C), got shape {scores.shape}")
+    if not np.issubdtype(scores.dtype, np.floating):
+        scores = scores.astype(np.float64)
+    y = V.labels(y, scores.shape[0], scores.shape[1])
+    return scores, y
+
+
+def svm_loss(scores, y, margin: float = 1.0, variant: str = "weston-watkins"):
+    """Multiclass hinge loss; see the module docstring for both variants.
+
+    Returns ``(mean loss, dL/dscores)``.
+    """
+    scores, y = _check_scores(scores, y)
+    V.choice(variant, HINGES, "hinge variant")
+    margin = V.nonneg_float(margin, "margin")
+    return _svm(scores, y, margin, variant)
+
+
+def _svm(scores, y, margin, variant):
+    n = scores.shape[0]
+    rows = np.arange(n)
+    correct = scores[rows, y][:, None]
+    if variant == "weston-watkins":
+        margins = scores - correct + margin
+        margins[rows, y] = 0.0
+        np.maximum(margins, 0, out=margins)
+        loss = margins.sum() / n
+        d = (margins > 0).astype(scores.dtype)
+        d[rows, y] = -d.sum(axis=1)
+    else:
+        others = scores.copy()
+        others[rows, y] = -np.inf
+        j = np.argmax(others, axis=1)
+        li = np.maximum(0.0, margin + others[rows, j] - correct[:, 0])
+        loss = li.sum() / n
+        d = np.zeros_like(scores)
+        active = li > 0
+        d[rows[active], j[active]] = 1.0
+        d[rows[active], y[active]] = -1.0
+    d /= n
+    return float(loss), d
+
+
+def _svm_kinks(scores, y, margin, variant):
+    n = scores.shape[0]
+    rows = np.arange(n)
+    if variant == "weston-watkins":
+        return (scores - scores[rows, y][:, None] + margin) > 0
+    others = scores.copy()
+    others[rows, y] = -np.inf
+    j = np.argmax(others, axis=1)
+    return np.concatenate([j, (margin + others[rows, j] - scores[rows, y]) > 0])
+
+
+def softmax_loss(scores, y):
+    """Softmax cross-entropy (natural log), mean over the batch; returns ``(loss, dscores)``.
+
+    ``dL/ds = (softmax(s) - onehot(y)) / N``.
+    """
+    scores, y = _check_scores(scores, y)
+    return _softmax(scores, y)
+
+
+def _softmax(scores, y):
+    n = scores.shape[0]
+    rows = np.arange(n)
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    z = e.sum(axis=1)
+    loss = (np.log(z) - shifted[rows, y]).sum() / n
+    e /= z[:, None]
+    e[rows, y] -= 1.0
+    e /= n
+    return float(loss), e
+
+
+def _regression_target(pred, target):
+    pred = np.asarray(pred)
+    target = np.asarray(target)
+    if pred.ndim == 1:
+        pred = pred[:, None]
+    if target.ndim == 1 and pred.shape[1] > 1:
+        raise InputError(
+            f"target has shape {target.shape} but predictions have {pred.shape[1]} outputs"
+        )
+    if target.ndim == 1:
+        target = target[:, None]
+    if pred.shape != target.shape:
+        raise InputError(f"pred has shape {pred.shape} but target has shape {target.shape}")
+    if not np.isfinite(target).all():
+        raise InputError("target contains NaN or infinite values")
+    return pred, target.astype(pred.dtype if pred.dtype.kind == "f" else np.float64, copy=False)
+
+
+def l2_loss(pred, target):
+    """``(1/N) sum_i ||pred_i - target_i||^2``; returns ``(loss, dpred)`` with ``2 r / N``."""
+    pred, target = _regression_target(pred, target)
+    r = pred - target
+    n = pred.shape[0]
+    return float(np.sum(r * r) / n), r * (2.0 / n)
+
+
+def l1_loss(pred, target):
+    """``(1/N) sum_i ||pred_i - target_i||_1``; returns ``(loss, dpred)`` with ``sign(r) / N``."""
+    pred, target = _regression_target(pred, target)
+    r = pred - target
+    n = pred.shape[0]
+    return float(np.abs(r).sum() / n), np.sign(r) / n
+
+
+class Loss:
+    """A loss bound to its options, as a model uses it: ``loss(scores, y) -> (L, dscores)``.
+
+    For classifiers with the regression losses (``l2``, ``l1``), integer labels become one-hot
+    targets; a 2-D float ``y`` is used as the target directly.
+    """
+
+    NAMES = ("softmax", "svm", "l2", "l1")
+
+    def __init__(self, name: str = "softmax", margin: float = 1.0, hinge: str = "weston-watkins"):
+        self.name = V.choice(name, self.NAMES, "loss")
+        self.margin = V.nonneg_float(margin, "margin")
+        self.hinge = V.choice(hinge, HINGES, "hinge variant")
+
+    def _target(self, scores, y):
+        y = np.asarray(y)
+        if y.ndim == 2:
+            return y
+        onehot = np.zeros_like(scores)
+        onehot[np.arange(scores.shape[0]), y] = 1.0
+        return onehot
+
+    def __call__(self, scores, y):
+        if self.name == "softmax":
+            return _softmax(scores, y)
+        if self.name == "svm":
+            return _svm(scores, y, self.margin, self.hinge)
+        r = scores - self._target(scores, y)
+        n = scores.shape[0]
+        if self.name == "l2":
+            return float(np.sum(r * r) / n), r * (2.0 / n)
+        return float(np.abs(r).sum() / n), np.sign(r) / n
+
+    def value(self, scores, y) -> float:
+        """The loss alone (no gradient), for evaluation-heavy callers."""
+        if self.name == "softmax":
+            n = scores.shape[0]
+            m = scores.max(axis=1, keepdims=True)
+            lse = np.log(np.exp(scores - m).sum(axis=1)) + m[:, 0]
+            return float((lse - scores[np.arange(n), y]).sum() / n)
+        return self(scores, y)[0]
+
+    def kinks(self, scores, y):
+        if self.name == "svm":
+            return _svm_kinks(scores, y, self.margin, self.hinge)
+        if self.name == "l1":
+            return np.sign(scores - self._target(scores, y))
+        return None
+
+    def describe(self) -> str:
+        if self.name == "svm":
+            return f"svm ({self.hinge}, margin={self.margin:g})"
+        return self.name

@@ -1,0 +1,23 @@
+"""Layers, initializers and models over the flat parameter vector."""
+
+from .init import INITS, init_weight
+from .layers import (
+    ACTIVATIONS,
+    BatchNorm,
+    Context,
+    Dropout,
+    Layer,
+    LeakyReLU,
+    Linear,
+    Maxout,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
+from .model import Model, Objective, Sequential, linear, mlp
+
+__all__ = [
+    "ACTIVATIONS", "INITS", "BatchNorm", "Context", "Dropout", "Layer", "LeakyReLU", "Linear",
+    "Maxout", "Model", "Objective", "ReLU", "Sequential", "Sigmoid", "Tanh", "init_weight",
+    "linear", "mlp",
+]

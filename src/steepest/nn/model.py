@@ -1,0 +1,345 @@
+"""Models over a flat parameter vector: a Sequential stack of layers, a loss and a regularizer.
+
+The one contract of the project::
+
+    loss, grad = model.loss_and_grad(theta, X, y, train=True, rng=rng)
+
+with ``L(theta) = (1/N) sum_i L_i(f(x_i; theta), y_i) + lambda R(W)``. ``theta`` is one 1-D array
+laid out by ``model.layout``; BatchNorm running statistics live in ``model.buffers``, a separate
+flat vector laid out by ``model.buffer_layout``. Computation runs in ``theta``'s dtype, so the
+same model trains in float32 and is checked in float64.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import _validate as V
+from ..errors import InputError
+from ..losses import Loss
+from ..params import Layout
+from ..regularizers import Regularizer
+from .init import INITS, init_weight
+from .layers import ACTIVATIONS, BatchNorm, Context, Dropout, Layer, LeakyReLU, Linear, Maxout
+
+_PREFIX = {"linear": "fc", "batchnorm": "bn", "dropout": "drop"}
+
+
+class Sequential:
+    """An ordered stack of layers with unique names (``fc1``, ``relu1``, ``bn1``, ...)."""
+
+    def __init__(self, layers: list[Layer], n_features: int):
+        if not layers:
+            raise InputError("a Sequential needs at least one layer")
+        self.n_features = V.positive_int(n_features, "n_features")
+        counts: dict[str, int] = {}
+        names: set[str] = set()
+        width = self.n_features
+        for layer in layers:
+            if not isinstance(layer, Layer):
+                raise InputError(f"{layer!r} is not a steepest layer")
+            if layer.name is None:
+                prefix = _PREFIX.get(layer.kind, layer.kind)
+                counts[prefix] = counts.get(prefix, 0) + 1
+                layer.name = f"{prefix}{counts[prefix]}"
+            if layer.name in names or "." in layer.name:
+                raise InputError(f"layer name {layer.name!r} is repeated or contains a dot")
+            names.add(layer.name)
+            width = layer.output_features(width)
+        self.layers = list(layers)
+        self.n_outputs = width
+
+
+@dataclass
+class Objective:
+    """A model bound to data, mode and a fixed random seed: a deterministic function of theta.
+
+    Each call draws its dropout masks from a fresh ``default_rng(seed)``, so repeated calls at
+    nearby points see the same masks, which finite differences need. BatchNorm running
+    statistics are not touched.
+    """
+
+    model: Model
+    X: np.ndarray
+    y: np.ndarray
+    train: bool = True
+    seed: int = 0
+
+    def _ctx(self, theta):
+        return self.model._context(self.train, np.random.default_rng(self.seed), False)
+
+    def loss_and_grad(self, theta):
+        X = self.X.astype(theta.dtype, copy=False)
+        return self.model._loss_and_grad(theta, X, self.y, self._ctx(theta))
+
+    def loss(self, theta) -> float:
+        X = self.X.astype(theta.dtype, copy=False)
+        return self.model._loss(theta, X, self.y, self._ctx(theta))
+
+    def loss_and_kinks(self, theta) -> tuple[float, list[np.ndarray]]:
+        """The loss and the discrete state of every kink (see ``steepest.gradcheck``)."""
+        X = self.X.astype(theta.dtype, copy=False)
+        return self.model._loss_and_kinks(theta, X, self.y, self._ctx(theta))
+
+
+class Model:
+    """A classifier (or regressor) ``f(x; theta)`` with a loss and a weight penalty."""
+
+    def __init__(
+        self,
+        net: Sequential,
+        loss: Loss | str = "softmax",
+        regularizer: Regularizer | None = None,
+        init: str = "he",
+        config: dict | None = None,
+    ):
+        self.net = net
+        self.loss_fn = loss if isinstance(loss, Loss) else Loss(loss)
+        self.regularizer = regularizer or Regularizer("none")
+        self.init = V.choice(init, INITS, "initializer")
+        self.config = config
+        p_entries, b_entries, self._buffer_init = [], [], []
+        self._slots: list[list[tuple[str, int, int, tuple[int, ...]]]] = []
+        offset = 0
+        for layer in net.layers:
+            slots = []
+            for local, shape, role in layer.param_shapes():
+                n = int(np.prod(shape))
+                p_entries.append((f"{layer.name}.{local}", shape, role))
+                slots.append((local, offset, offset + n, tuple(shape)))
+                offset += n
+            self._slots.append(slots)
+            for local, shape, value in layer.buffer_shapes():
+                b_entries.append((f"{layer.name}.{local}", shape, "norm"))
+                self._buffer_init.append(value)
+        self.layout = Layout(p_entries)
+        self.buffer_layout = Layout(b_entries)
+        self.buffers = np.zeros(self.buffer_layout.size)
+        self.reset_buffers()
+
+    # ----------------------------------------------------------------- description
+    @property
+    def n_features(self) -> int:
+        return self.net.n_features
+
+    @property
+    def n_outputs(self) -> int:
+        return self.net.n_outputs
+
+    @property
+    def n_classes(self) -> int:
+        return self.net.n_outputs
+
+    @property
+    def n_params(self) -> int:
+        return self.layout.size
+
+    @property
+    def layers(self) -> list[Layer]:
+        return self.net.layers
+
+    def summary(self) -> list[dict]:
+        """One row per layer: name, kind, description, parameter count."""
+        rows = []
+        for layer, slots in zip(self.layers, self._slots):
+            rows.append(
+                {
+                    "name": layer.name,
+                    "kind": layer.kind,
+                    "detail": layer.describe(),
+                    "params": sum(b - a for _, a, b, _ in slots),
+                }
+            )
+        return rows
+
+    # ----------------------------------------------------------------- parameters
+    def init_params(self, seed: int = 0, dtype=np.float64) -> np.ndarray:
+        """A fresh theta (weights by ``self.init``, zero biases, gamma 1 / beta 0).
+
+        Also resets the BatchNorm running statistics, so a seed fully determines the start.
+        """
+        rng = np.random.default_rng(seed)
+        theta = np.zeros(self.layout.size)
+        for spec in self.layout:
+            view = theta[spec.slice].reshape(spec.shape)
+            if spec.role == "weight":
+                view[...] = init_weight(self.init, spec.shape, rng)
+            elif spec.name.endswith(".gamma"):
+                view[...] = 1.0
+        self.reset_buffers()
+        return theta.astype(dtype, copy=False)
+
+    def reset_buffers(self) -> None:
+        for spec, value in zip(self.buffer_layout, self._buffer_init):
+            self.buffers[spec.slice] = value
+
+    def params(self, theta: np.ndarray) -> dict[str, np.ndarray]:
+        """Named views of ``theta`` (``{"fc1.W": ..., "fc1.b": ...}``)."""
+        return self.layout.views(theta)
+
+    # ----------------------------------------------------------------- boundary checks
+    def _check(self, theta, X, y=None):
+        theta = self.layout.check(theta)
+        X = V.features(X, n_features=self.n_features).astype(theta.dtype, copy=False)
+        if y is None:
+            return theta, X, None
+        y = np.asarray(y)
+        if self.loss_fn.name in ("l2", "l1") and y.ndim == 2:
+            if y.shape != (X.shape[0], self.n_outputs):
+                raise InputError(
+                    f"targets have shape {y.shape}, expected {(X.shape[0], self.n_outputs)}"
+                )
+            V.features(y, "y")
+            return theta, X, y.astype(theta.dtype, copy=False)
+        return theta, X, V.labels(y, X.shape[0], self.n_outputs)
+
+    def _context(self, train, rng, update_stats):
+        buffers = self.buffer_layout.views(self.buffers)
+        return Context(train=bool(train), rng=rng, buffers=buffers, update_stats=update_stats)
+
+    # ----------------------------------------------------------------- core passes
+    def _forward(self, theta, X, ctx):
+        caches = []
+        h = X
+        for layer, slots in zip(self.net.layers, self._slots):
+            p = {name: theta[a:b].reshape(shape) for name, a, b, shape in slots}
+            h, cache = layer.forward(h, p, ctx)
+            caches.append(cache)
+        return h, caches
+
+    def _backward(self, theta, grad, dscores, caches):
+        d = dscores
+        last = len(self.net.layers) - 1
+        for i in range(last, -1, -1):
+            layer, slots = self.net.layers[i], self._slots[i]
+            p = {name: theta[a:b].reshape(shape) for name, a, b, shape in slots}
+            g = {name: grad[a:b].reshape(shape) for name, a, b, shape in slots}
+            # The input gradient of the first layer is never needed: skip that product.
+            d = layer.backward(d, caches[i], p, g, need_dx=i > 0)
+
+    def _loss_and_grad(self, theta, X, y, ctx):
+        scores, caches = self._forward(theta, X, ctx)
+        loss, dscores = self.loss_fn(scores, y)
+        grad = np.empty_like(theta)
+        self._backward(theta, grad, dscores, caches)
+        loss += self.regularizer.add(self.layout, theta, grad)
+        return loss, grad
+
+    def _loss(self, theta, X, y, ctx):
+        scores, _ = self._forward(theta, X, ctx)
+        return self.loss_fn.value(scores, y) + self.regularizer.add(self.layout, theta, None)
+
+    def _loss_and_kinks(self, theta, X, y, ctx):
+        scores, caches = self._forward(theta, X, ctx)
+        states = [layer.kinks(c) for layer, c in zip(self.net.layers, caches)]
+        states.append(self.loss_fn.kinks(scores, y))
+        states.append(self.regularizer.kinks(self.layout, theta))
+        loss = self.loss_fn.value(scores, y) + self.regularizer.add(self.layout, theta, None)
+        return loss, [s for s in states if s is not None]
+
+    # ----------------------------------------------------------------- public API
+    def loss_and_grad(self, theta, X, y, train: bool = True, rng=None, update_stats: bool = True):
+        """``(L(theta), dL/dtheta)`` on the batch ``(X, y)``.
+
+        ``train=True`` uses batch statistics in BatchNorm (and updates the running statistics
+        unless ``update_stats=False``) and draws dropout masks from ``rng``.
+        """
+        theta, X, y = self._check(theta, X, y)
+        return self._loss_and_grad(theta, X, y, self._context(train, rng, update_stats))
+
+    def loss(self, theta, X, y, train: bool = False, rng=None) -> float:
+        """``L(theta)`` without the gradient (evaluation mode by default; statistics untouched)."""
+        theta, X, y = self._check(theta, X, y)
+        return self._loss(theta, X, y, self._context(train, rng, False))
+
+    def scores(self, theta, X, batch_size: int = 8192) -> np.ndarray:
+        """Class scores ``f(X; theta)`` in evaluation mode, computed in chunks of rows."""
+        theta, X, _ = self._check(theta, X)
+        ctx = self._context(False, None, False)
+        parts = [self._forward(theta, X[i : i + batch_size], ctx)[0]
+                 for i in range(0, X.shape[0], batch_size)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def predict(self, theta, X, batch_size: int = 8192) -> np.ndarray:
+        """Predicted class of each row (arg-max of the scores)."""
+        return np.argmax(self.scores(theta, X, batch_size), axis=1)
+
+    def accuracy(self, theta, X, y, batch_size: int = 8192) -> float:
+        """Fraction of rows whose predicted class equals the label."""
+        y = V.labels(y, np.asarray(X).shape[0], self.n_classes)
+        return float(np.mean(self.predict(theta, X, batch_size) == y))
+
+    def objective(self, X, y, train: bool = True, seed: int = 0) -> Objective:
+        """This model bound to ``(X, y)``: a deterministic function of theta (see Objective)."""
+        dummy = np.zeros(self.layout.size)
+        _, X, y = self._check(dummy, X, y)
+        return Objective(self, X, y, train=train, seed=seed)
+
+
+def mlp(
+    sizes,
+    activation: str = "relu",
+    batchnorm: bool = False,
+    dropout: float | None = None,
+    loss: str = "softmax",
+    reg: float = 0.0,
+    regularizer: str = "l2",
+    init: str | None = None,
+    leaky_alpha: float = 0.01,
+    maxout_k: int = 2,
+    margin: float = 1.0,
+    hinge: str = "weston-watkins",
+    l1_ratio: float = 0.5,
+) -> Model:
+    """A multi-layer perceptron ``sizes = [D, H1, ..., C]``; ``[D, C]`` is a linear classifier.
+
+    Each hidden block is ``Linear -> [BatchNorm] -> activation -> [Dropout(keep p)]``; the last
+    layer is a plain Linear producing the scores. With ``activation="maxout"`` the Linear of a
+    hidden block has ``k * H`` outputs and Maxout reduces them to ``H``. ``init`` defaults to He
+    for ReLU-like units and Xavier for sigmoid/tanh.
+    """
+    config = dict(
+        sizes=list(sizes) if not isinstance(sizes, str) else sizes, activation=activation,
+        batchnorm=bool(batchnorm), dropout=dropout, loss=loss, reg=reg, regularizer=regularizer,
+        init=init, leaky_alpha=leaky_alpha, maxout_k=maxout_k, margin=margin, hinge=hinge,
+        l1_ratio=l1_ratio,
+    )
+    if isinstance(sizes, str) or len(sizes) < 2:
+        raise InputError(f"sizes must list at least [n_features, n_classes], got {sizes!r}")
+    sizes = [V.positive_int(s, f"sizes[{i}]") for i, s in enumerate(sizes)]
+    V.choice(activation, ACTIVATIONS, "activation")
+    if dropout is not None:
+        dropout = V.probability(dropout, "dropout keep-probability")
+    if init is None:
+        init = "xavier" if activation in ("sigmoid", "tanh") else "he"
+    layers: list[Layer] = []
+    for i in range(len(sizes) - 2):
+        h = sizes[i + 1]
+        width = h * maxout_k if activation == "maxout" else h
+        layers.append(Linear(sizes[i], width, name=f"fc{i + 1}"))
+        if batchnorm:
+            layers.append(BatchNorm(width, name=f"bn{i + 1}"))
+        if activation == "maxout":
+            layers.append(Maxout(maxout_k, name=f"maxout{i + 1}"))
+        elif activation == "leaky_relu":
+            layers.append(LeakyReLU(leaky_alpha, name=f"leaky_relu{i + 1}"))
+        else:
+            layers.append(ACTIVATIONS[activation](name=f"{activation}{i + 1}"))
+        if dropout is not None and dropout < 1.0:
+            layers.append(Dropout(dropout, name=f"drop{i + 1}"))
+    layers.append(Linear(sizes[-2], sizes[-1], name=f"fc{len(sizes) - 1}"))
+    net = Sequential(layers, sizes[0])
+    return Model(
+        net,
+        Loss(loss, margin=margin, hinge=hinge),
+        Regularizer(regularizer, reg, l1_ratio=l1_ratio),
+        init=init,
+        config=config,
+    )
+
+
+def linear(n_features: int, n_classes: int, **kwargs) -> Model:
+    """The linear classifier ``f = x W + b``: an MLP with no hidden layer."""
+    return mlp([n_features, n_classes], **kwargs)

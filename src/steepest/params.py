@@ -1,0 +1,147 @@
+"""The flat parameter vector and its named layout.
+
+Every trainable number of a model lives in ONE contiguous 1-D array ``theta``. A :class:`Layout`
+maps each named tensor (``"fc1.W"``, ``"fc1.b"``, ``"bn1.gamma"``) to its slice of ``theta``, its
+shape and its role (``"weight"``, ``"bias"`` or ``"norm"``). Per-tensor arrays are views, so
+``W -= lr * dW`` on a view updates ``theta`` and perturbing the whole model is one axpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from math import prod
+
+import numpy as np
+
+from .errors import InputError
+
+ROLES = ("weight", "bias", "norm")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One named tensor inside the flat vector: ``theta[start:stop].reshape(shape)``."""
+
+    name: str
+    shape: tuple[int, ...]
+    start: int
+    stop: int
+    role: str
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
+
+    @property
+    def slice(self) -> slice:
+        return slice(self.start, self.stop)
+
+
+class Layout:
+    """Ordered, named description of a flat vector.
+
+    ``Layout([("fc1.W", (784, 256), "weight"), ("fc1.b", (256,), "bias")])`` lays the tensors
+    out back to back in the given order.
+    """
+
+    def __init__(self, entries: Iterable[tuple[str, tuple[int, ...], str]]):
+        specs: list[ParamSpec] = []
+        offset = 0
+        seen: set[str] = set()
+        for name, shape, role in entries:
+            if name in seen:
+                raise InputError(f"duplicate tensor name {name!r} in layout")
+            if role not in ROLES:
+                raise InputError(f"unknown role {role!r} for {name!r}; allowed: {', '.join(ROLES)}")
+            shape = tuple(int(s) for s in shape)
+            if any(s < 1 for s in shape):
+                raise InputError(f"tensor {name!r} has a non-positive dimension in shape {shape}")
+            n = prod(shape)
+            specs.append(ParamSpec(name, shape, offset, offset + n, role))
+            seen.add(name)
+            offset += n
+        self.specs: tuple[ParamSpec, ...] = tuple(specs)
+        self.size: int = offset
+        self._by_name = {s.name: s for s in specs}
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def __iter__(self) -> Iterator[ParamSpec]:
+        return iter(self.specs)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def __getitem__(self, name: str) -> ParamSpec:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise InputError(
+                f"no tensor named {name!r}; the layout has: {', '.join(self.names)}"
+            ) from None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Layout) and self.specs == other.specs
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{s.name}{list(s.shape)}" for s in self.specs)
+        return f"Layout({inner}; size={self.size})"
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.specs]
+
+    def check(self, theta: np.ndarray, what: str = "theta") -> np.ndarray:
+        """Raise unless ``theta`` is a 1-D floating array of exactly ``self.size`` entries."""
+        theta = np.asarray(theta)
+        if theta.ndim != 1 or theta.shape[0] != self.size:
+            raise InputError(
+                f"{what} must be a 1-D vector of {self.size} parameters, got shape {theta.shape}"
+            )
+        if not np.issubdtype(theta.dtype, np.floating):
+            raise InputError(f"{what} must be floating point, got dtype {theta.dtype}")
+        return theta
+
+    def view(self, theta: np.ndarray, name: str) -> np.ndarray:
+        """The tensor ``name`` as a view into ``theta`` (writes go through)."""
+        s = self[name]
+        return theta[s.start : s.stop].reshape(s.shape)
+
+    def views(self, theta: np.ndarray) -> dict[str, np.ndarray]:
+        """Every tensor as a view into ``theta``, by name."""
+        return {s.name: theta[s.start : s.stop].reshape(s.shape) for s in self.specs}
+
+    def flatten(self, tensors: dict[str, np.ndarray], dtype=np.float64) -> np.ndarray:
+        """Pack named tensors (every name of the layout, shapes matching) into a new flat vector."""
+        missing = [n for n in self.names if n not in tensors]
+        if missing:
+            raise InputError(f"missing tensors: {', '.join(missing)}")
+        out = np.empty(self.size, dtype=dtype)
+        for s in self.specs:
+            t = np.asarray(tensors[s.name])
+            if t.shape != s.shape:
+                raise InputError(f"tensor {s.name!r} has shape {t.shape}, expected {s.shape}")
+            out[s.start : s.stop] = t.reshape(-1)
+        return out
+
+    def select(self, roles: Iterable[str]) -> list[ParamSpec]:
+        """The specs whose role is in ``roles``."""
+        roles = set(roles)
+        return [s for s in self.specs if s.role in roles]
+
+    def mask(self, roles: Iterable[str]) -> np.ndarray:
+        """Boolean vector over ``theta``: True where the entry belongs to one of ``roles``."""
+        m = np.zeros(self.size, dtype=bool)
+        for s in self.select(roles):
+            m[s.start : s.stop] = True
+        return m
+
+    def to_dict(self) -> list[dict]:
+        """A JSON-able description (names, shapes, roles), enough to rebuild the layout."""
+        return [{"name": s.name, "shape": list(s.shape), "role": s.role} for s in self.specs]
+
+    @classmethod
+    def from_dict(cls, entries: list[dict]) -> Layout:
+        return cls((e["name"], tuple(e["shape"]), e["role"]) for e in entries)
