@@ -1,4 +1,4 @@
-"""steepest: a fast, verified NumPy laboratory for training classifiers and seeing how they optimize.
+"""steepest: a fast, verified NumPy laboratory for training classifiers and seeing them optimize.
 
 The spine is one contract over a flat parameter vector::
 

@@ -20,8 +20,8 @@ Numerical derivatives: centered ``(f(t + h e) - f(t - h e)) / 2h`` (error O(h^2)
   MLP is checked in milliseconds, and a wrong backward is pinned to the tensor it corrupts.
 
 Kinks: ReLU at 0, the hinge at its margin, ``|w|`` at 0 are not differentiable. When the
-objective can report its discrete state (``objective.loss_and_kinks(theta)``: which side of every kink
-each unit is on), an evaluation pair whose state differs from the state at ``theta`` crossed a
+objective can report its discrete state (``objective.loss_and_kinks(theta)``: which side of
+every kink each unit is on), an evaluation pair whose state differs from the state at ``theta`` crossed a
 kink; its difference is not a derivative, so the check retries with a smaller step and a new
 direction, and reports the crossing instead of calling a correct gradient wrong.
 """
@@ -171,8 +171,8 @@ def gradcheck(
     """Check ``objective``'s analytic gradient at ``theta`` tensor by tensor.
 
     ``objective`` is a callable ``theta -> (loss, grad)`` or an object with ``loss_and_grad``
-    (and optionally ``loss`` and ``loss_and_kinks``), such as ``model.objective(X, y)``. ``layout`` names
-    the tensors (one tensor "theta" if omitted). ``tol`` defaults to 1e-6 for centered
+    (and optionally ``loss`` and ``loss_and_kinks``), such as ``model.objective(X, y)``.
+    ``layout`` names the tensors (one tensor "theta" if omitted). ``tol`` defaults to 1e-6 for centered
     differences in ``full``/``sampled`` mode, 1e-5 in ``fast`` mode (a sum over many
     coordinates carries more rounding), and 1e-3 for forward differences.
     """
@@ -237,7 +237,7 @@ def gradcheck(
                     u /= np.linalg.norm(u)
                     analytic = float(g @ u)
 
-                    def apply(s, saved=None, u=u):
+                    def apply(s, saved=None, u=u, sl=sl):
                         if saved is not None:
                             theta[sl] = saved
                             return None
@@ -265,7 +265,9 @@ def gradcheck(
                 continue
             r = float(rel_error(analytic, numeric, max(floor, res / tol)))
             if r > worst[0]:
-                index = None if p is None else tuple(int(i) for i in np.unravel_index(p, spec.shape))
+                index = None
+                if p is not None:
+                    index = tuple(int(i) for i in np.unravel_index(p, spec.shape))
                 worst = (r, abs(analytic - numeric), index, analytic, numeric)
         n_checked = len(probes)
         if crossings == n_checked:

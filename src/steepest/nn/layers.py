@@ -323,7 +323,8 @@ class Dropout(Layer):
             return x, None
         if ctx.rng is None:
             raise InputError(
-                "dropout in training mode needs a random generator: pass rng=np.random.default_rng(seed)"
+                "dropout in training mode needs a random generator: "
+                "pass rng=np.random.default_rng(seed)"
             )
         mask = ctx.rng.random(x.shape, dtype=x.dtype if x.dtype == np.float32 else np.float64)
         mask = (mask < self.p).astype(x.dtype)
