@@ -21,9 +21,9 @@ Numerical derivatives: centered ``(f(t + h e) - f(t - h e)) / 2h`` (error O(h^2)
 
 Kinks: ReLU at 0, the hinge at its margin, ``|w|`` at 0 are not differentiable. When the
 objective can report its discrete state (``objective.loss_and_kinks(theta)``: which side of
-every kink each unit is on), an evaluation pair whose state differs from the state at ``theta`` crossed a
-kink; its difference is not a derivative, so the check retries with a smaller step and a new
-direction, and reports the crossing instead of calling a correct gradient wrong.
+every kink each unit is on), an evaluation pair whose state differs from the state at ``theta``
+crossed a kink; its difference is not a derivative, so the check retries with a smaller step and
+a new direction, and reports the crossing instead of calling a correct gradient wrong.
 """
 
 from __future__ import annotations
@@ -172,8 +172,8 @@ def gradcheck(
 
     ``objective`` is a callable ``theta -> (loss, grad)`` or an object with ``loss_and_grad``
     (and optionally ``loss`` and ``loss_and_kinks``), such as ``model.objective(X, y)``.
-    ``layout`` names the tensors (one tensor "theta" if omitted). ``tol`` defaults to 1e-6 for centered
-    differences in ``full``/``sampled`` mode, 1e-5 in ``fast`` mode (a sum over many
+    ``layout`` names the tensors (one tensor "theta" if omitted). ``tol`` defaults to 1e-6 for
+    centered differences in ``full``/``sampled`` mode, 1e-5 in ``fast`` mode (a sum over many
     coordinates carries more rounding), and 1e-3 for forward differences.
     """
     V.choice(mode, MODES, "gradcheck mode")
