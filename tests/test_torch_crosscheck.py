@@ -16,8 +16,10 @@ pytestmark = pytest.mark.torch
 
 def torch_loss(model, theta, X, y, train=True, seed=0):
     """The same network as ``model``, evaluated by PyTorch with autograd."""
-    params = {n: torch.tensor(v.copy(), requires_grad=True) for n, v in model.params(theta).items()}
-    buffers = {n: torch.tensor(v.copy()) for n, v in model.buffer_layout.views(model.buffers).items()}
+    params = {n: torch.tensor(v.copy(), requires_grad=True)
+              for n, v in model.params(theta).items()}
+    buffers = {n: torch.tensor(v.copy())
+               for n, v in model.buffer_layout.views(model.buffers).items()}
     rng = np.random.default_rng(seed)
     h = torch.tensor(X)
     for layer in model.layers:
@@ -77,7 +79,8 @@ CONFIGS = [
 
 
 @pytest.mark.parametrize("train", [True, False])
-@pytest.mark.parametrize("kwargs", CONFIGS, ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items()))
+@pytest.mark.parametrize("kwargs", CONFIGS, ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items())
+                         or "relu")
 def test_mlp_gradients_match_torch_autograd(kwargs, train, rng):
     model = steepest.mlp([12, 16, 9, 5], **kwargs)
     theta = model.init_params(4)

@@ -89,8 +89,9 @@ def atomic_writer(dest: str | os.PathLike) -> Iterator[BinaryIO]:
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     tmp = Path(tmp_name)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "wb") as fh:  # opened by name so ``fh.name`` is the temp path
             yield fh
             fh.flush()
             os.fsync(fh.fileno())

@@ -98,7 +98,7 @@ def encode_idx(array: np.ndarray) -> bytes:
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray, *, compress: bool | None = None) -> Path:
-    """Write ``array`` as an IDX file atomically; gzip it when ``compress`` (default: name ends .gz).
+    """Write ``array`` as an IDX file atomically, gzipped if ``compress`` (default: ``.gz`` name).
 
     The gzip header carries no timestamp, so equal arrays give byte-identical files.
     """
