@@ -89,6 +89,13 @@ class Regularizer:
                     grad[s.start : s.stop] += l1 * np.sign(w)
         return total
 
+    def penalty(self, role: str, w: np.ndarray) -> float:
+        """``lambda R(w)`` of one tensor with ``role`` (0 if that role is not regularized)."""
+        if not self.active or role not in self.roles:
+            return 0.0
+        l1, l2 = self._coefs()
+        return l2 * float(np.dot(w.ravel(), w.ravel())) + l1 * float(np.abs(w).sum())
+
     def kinks(self, layout: Layout, theta: np.ndarray):
         if not self.active or self._coefs()[0] == 0:
             return None

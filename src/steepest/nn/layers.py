@@ -31,6 +31,8 @@ class Context:
     rng: np.random.Generator | None = None
     buffers: dict[str, np.ndarray] = field(default_factory=dict)
     update_stats: bool = True
+    # Dropout masks to reuse by layer name (a resumed forward must see the base pass's masks).
+    masks: dict[str, np.ndarray] | None = None
 
 
 class Layer:
@@ -58,6 +60,19 @@ class Layer:
 
     def backward(self, dout, cache, p, g, need_dx=True):  # pragma: no cover - interface
         raise NotImplementedError
+
+    def perturbed_forward(self, x, p, local, delta, eps, ctx, base_out):
+        """Outputs for the parameter ``local`` moved to ``p[local] +- eps * delta``.
+
+        Returns ``(out_plus, out_minus)``; ``base_out`` is the unperturbed output. Layers whose
+        output is affine in a parameter override this to share work between the two signs.
+        """
+        outs = []
+        for sign in (1.0, -1.0):
+            q = dict(p)
+            q[local] = p[local] + (sign * eps) * delta
+            outs.append(self.forward(x, q, ctx)[0])
+        return outs[0], outs[1]
 
     def kinks(self, cache) -> np.ndarray | None:
         """The discrete state of a piecewise layer (which side of each kink every unit is on).
@@ -101,6 +116,12 @@ class Linear(Layer):
         out = x @ p["W"]
         out += p["b"]
         return out, x
+
+    def perturbed_forward(self, x, p, local, delta, eps, ctx, base_out):
+        # x (W +- eps D) + b = (x W + b) +- eps (x D): one product serves both signs.
+        d = x @ delta if local == "W" else delta
+        d = d * eps
+        return base_out + d, base_out - d
 
     def backward(self, dout, cache, p, g, need_dx=True):
         x = cache
@@ -321,6 +342,9 @@ class Dropout(Layer):
     def forward(self, x, p, ctx):
         if not ctx.train or self.p == 1.0:
             return x, None
+        if ctx.masks is not None and self.name in ctx.masks:
+            mask = ctx.masks[self.name]
+            return x * mask, mask
         if ctx.rng is None:
             raise InputError(
                 "dropout in training mode needs a random generator: "

@@ -53,6 +53,19 @@ class Sequential:
 
 
 @dataclass
+class Record:
+    """One full pass at theta, kept so that perturbed passes can resume mid-network."""
+
+    inputs: list  # the input of every layer
+    outputs: list  # the output of every layer
+    caches: list
+    kinks: list  # per layer: its kink state or None
+    loss: float
+    grad: np.ndarray
+    reg: float  # lambda R(theta)
+
+
+@dataclass
 class Objective:
     """A model bound to data, mode and a fixed random seed: a deterministic function of theta.
 
@@ -77,6 +90,16 @@ class Objective:
     def loss(self, theta) -> float:
         X = self.X.astype(theta.dtype, copy=False)
         return self.model._loss(theta, X, self.y, self._ctx(theta))
+
+    def prepare(self, theta) -> Record:
+        """The base pass at theta for :meth:`directional` (loss, gradient, every activation)."""
+        X = self.X.astype(theta.dtype, copy=False)
+        return self.model._record(theta, X, self.y, self._ctx(theta))
+
+    def directional(self, record: Record, theta, name: str, delta, step: float):
+        """``(L(theta + step*delta), L(theta - step*delta), crossed_a_kink)`` where ``delta``
+        moves only tensor ``name``; the pass resumes at that tensor's layer."""
+        return self.model._directional(theta, record, name, delta, step, self.y, self._ctx(theta))
 
     def loss_and_kinks(self, theta) -> tuple[float, list[np.ndarray]]:
         """The loss and the discrete state of every kink (see ``steepest.gradcheck``)."""
@@ -115,6 +138,10 @@ class Model:
                 b_entries.append((f"{layer.name}.{local}", shape, "norm"))
                 self._buffer_init.append(value)
         self.layout = Layout(p_entries)
+        # which layer (index) and local name each flat tensor belongs to
+        self._owner = {f"{layer.name}.{local}": (i, local)
+                       for i, (layer, slots) in enumerate(zip(net.layers, self._slots))
+                       for local, *_ in slots}
         self.buffer_layout = Layout(b_entries)
         self.buffers = np.zeros(self.buffer_layout.size)
         self.reset_buffers()
@@ -231,6 +258,58 @@ class Model:
         scores, _ = self._forward(theta, X, ctx)
         return self.loss_fn.value(scores, y) + self.regularizer.add(self.layout, theta, None)
 
+    def _record(self, theta, X, y, ctx) -> Record:
+        inputs, outputs, caches, kinks = [], [], [], []
+        h = X
+        for layer, slots in zip(self.net.layers, self._slots):
+            p = {name: theta[a:b].reshape(shape) for name, a, b, shape in slots}
+            inputs.append(h)
+            h, cache = layer.forward(h, p, ctx)
+            outputs.append(h)
+            caches.append(cache)
+            kinks.append(layer.kinks(cache))
+        loss, dscores = self.loss_fn(h, y)
+        grad = np.empty_like(theta)
+        self._backward(theta, grad, dscores, caches)
+        reg = self.regularizer.add(self.layout, theta, grad)
+        return Record(inputs, outputs, caches, kinks, loss + reg, grad, reg)
+
+    def _directional(self, theta, rec: Record, name, delta, eps, y, ctx):
+        spec = self.layout[name]
+        i, local = self._owner[name]
+        layers = self.net.layers
+        p = {n: theta[a:b].reshape(shape) for n, a, b, shape in self._slots[i]}
+        delta = np.asarray(delta, dtype=theta.dtype).reshape(spec.shape)
+        ctx.masks = {layer.name: c for layer, c in zip(layers, rec.caches)
+                     if layer.kind == "dropout" and c is not None}
+        outs = layers[i].perturbed_forward(rec.inputs[i], p, local, delta, eps, ctx,
+                                           rec.outputs[i])
+        w = theta[spec.slice].reshape(spec.shape)
+        reg = self.regularizer
+        regularized = reg.active and spec.role in reg.roles
+        base_pen = reg.penalty(spec.role, w) if regularized else 0.0
+        reg_kinks = regularized and reg._coefs()[0] > 0
+        base_loss_kinks = self.loss_fn.kinks(rec.outputs[-1], y)
+        values, crossed = [], False
+        for sign, h in zip((1.0, -1.0), outs):
+            for j in range(i + 1, len(layers)):
+                q = {n: theta[a:b].reshape(shape) for n, a, b, shape in self._slots[j]}
+                h, cache = layers[j].forward(h, q, ctx)
+                state = layers[j].kinks(cache)
+                if state is not None and not np.array_equal(state, rec.kinks[j]):
+                    crossed = True
+            state = self.loss_fn.kinks(h, y)
+            if state is not None and not np.array_equal(state, base_loss_kinks):
+                crossed = True
+            pen = 0.0
+            if regularized:
+                moved = w + (sign * eps) * delta
+                pen = reg.penalty(spec.role, moved)
+                if reg_kinks:
+                    crossed |= not np.array_equal(np.sign(moved), np.sign(w))
+            values.append(self.loss_fn.value(h, y) + rec.reg - base_pen + pen)
+        return values[0], values[1], crossed
+
     def _loss_and_kinks(self, theta, X, y, ctx):
         scores, caches = self._forward(theta, X, ctx)
         states = [layer.kinks(c) for layer, c in zip(self.net.layers, caches)]
@@ -270,6 +349,20 @@ class Model:
         """Fraction of rows whose predicted class equals the label."""
         y = V.labels(y, np.asarray(X).shape[0], self.n_classes)
         return float(np.mean(self.predict(theta, X, batch_size) == y))
+
+    def trace(self, theta, X, train: bool = False, rng=None) -> list[tuple[str, str, np.ndarray]]:
+        """``(layer name, kind, output)`` of every layer on ``X``, for monitors and reports.
+
+        Running statistics are not updated, even in training mode.
+        """
+        theta, X, _ = self._check(theta, X)
+        ctx = self._context(train, rng, False)
+        out, h = [], X
+        for layer, slots in zip(self.net.layers, self._slots):
+            p = {name: theta[a:b].reshape(shape) for name, a, b, shape in slots}
+            h, _ = layer.forward(h, p, ctx)
+            out.append((layer.name, layer.kind, h))
+        return out
 
     def objective(self, X, y, train: bool = True, seed: int = 0) -> Objective:
         """This model bound to ``(X, y)``: a deterministic function of theta (see Objective)."""
