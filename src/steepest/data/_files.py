@@ -1,17 +1,14 @@
-"""Small file helpers shared by the data loaders: atomic writes, hashing, gzip detection."""
+"""Small file helpers of the data loaders: hashing and gzip detection (atomic writes: ``_io``)."""
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import os
-import tempfile
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
+from .._io import atomic_write_bytes, atomic_writer, fsync_dir  # noqa: F401 - re-exported
 from ..errors import DataError
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -64,47 +61,3 @@ def gunzip_if_needed(raw: bytes, path: str | os.PathLike) -> bytes:
         raise DataError(f"{path}: corrupted or truncated gzip data ({exc})") from exc
 
 
-def fsync_dir(directory: Path) -> None:
-    """Flush a directory entry to disk where the platform allows it (best effort)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def atomic_writer(dest: str | os.PathLike) -> Iterator[BinaryIO]:
-    """Open a temporary file beside ``dest``; on clean exit fsync it and rename it onto ``dest``.
-
-    If the body raises, the temporary file is removed and ``dest`` is left untouched, so a
-    reader never sees a half-written file at the final path.
-    """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    os.close(fd)
-    try:
-        with open(tmp, "wb") as fh:  # opened by name so ``fh.name`` is the temp path
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    fsync_dir(dest.parent)
-
-
-def atomic_write_bytes(dest: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``dest`` atomically (temp file, fsync, ``os.replace``); return the path."""
-    with atomic_writer(dest) as fh:
-        fh.write(data)
-    return Path(dest)
