@@ -6,7 +6,9 @@
 2. full mode on a 64-100-10 MLP against torch's slow mode (the full numerical Jacobian);
 3. a planted bug (fc2.W's gradient scaled by 1.01) and what each tool reports.
 
-Run: ``.venv/bin/python bench/gradcheck.py [--repeat 5]``. Times are the best of --repeat runs.
+Run: ``.venv/bin/python bench/gradcheck.py [--repeat 30]``. The two tools run interleaved
+(ours, theirs, ours, ...) so that drifts of a shared machine hit both alike; the table gives
+the median and the minimum of each, and the ratio of the medians.
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ import steepest
 from steepest.gradcheck import check_model
 
 
-def best_of(fn, repeat):
-    times = []
+def interleaved(fns, repeat):
+    """Time each callable ``repeat`` times, alternating between them; return lists of seconds."""
+    times = [[] for _ in fns]
+    results = [None] * len(fns)
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), result
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            results[i] = fn()
+            times[i].append(time.perf_counter() - t0)
+    return times, results
 
 
 def torch_objective(model, theta, X, y, planted=None):
@@ -78,7 +83,7 @@ def plant_bug(model, name="fc2"):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=30)
     args = parser.parse_args()
     try:
         import torch
@@ -97,38 +102,37 @@ def main():
     model = steepest.mlp([784, 256, 256, 10])
     theta = model.init_params(0)
     X, y = rng.random((32, 784)), rng.integers(0, 10, 32)
-    t_ours, res = best_of(lambda: check_model(model, X, y, theta=theta, mode="fast"), args.repeat)
-    assert res.ok, res.to_dict()
-    line = {"case": f"fast, MLP 784-256-256-10 ({model.n_params:,} params), batch 32",
-            "steepest_s": t_ours, "evals": res.n_evals}
+    fns = [lambda: check_model(model, X, y, theta=theta, mode="fast")]
     if torch is not None:
         f, inputs = torch_objective(model, theta, X, y)
-        t_torch, ok = best_of(lambda: torch_gradcheck(f, inputs, fast_mode=True), args.repeat)
-        assert ok
-        line["torch_s"] = t_torch
-    rows.append(line)
+        fns.append(lambda: torch_gradcheck(f, inputs, fast_mode=True))
+    times, results = interleaved(fns, args.repeat)
+    assert results[0].ok and all(r is True for r in results[1:]), results[0].to_dict()
+    rows.append((f"fast, MLP 784-256-256-10 ({model.n_params:,} params), batch 32", times))
 
-    # 2. full mode, 64-100-10, batch 32
+    # 2. full mode, 64-100-10, batch 32 (a few seconds each: fewer repeats)
     small = steepest.mlp([64, 100, 10])
     th2 = small.init_params(0)
     X2, y2 = rng.random((32, 64)), rng.integers(0, 10, 32)
-    t_ours, res = best_of(lambda: check_model(small, X2, y2, theta=th2, mode="full"), 1)
-    assert res.ok, res.to_dict()
-    line = {"case": f"full, MLP 64-100-10 ({small.n_params:,} params), batch 32",
-            "steepest_s": t_ours, "evals": res.n_evals}
+    fns = [lambda: check_model(small, X2, y2, theta=th2, mode="full")]
     if torch is not None:
         f2, in2 = torch_objective(small, th2, X2, y2)
-        t_torch, ok = best_of(lambda: torch_gradcheck(f2, in2, fast_mode=False), 1)
-        assert ok
-        line["torch_s"] = t_torch
-    rows.append(line)
+        fns.append(lambda: torch_gradcheck(f2, in2, fast_mode=False))
+    times, results = interleaved(fns, max(1, args.repeat // 10))
+    assert results[0].ok and all(r is True for r in results[1:]), results[0].to_dict()
+    rows.append((f"full, MLP 64-100-10 ({small.n_params:,} params), batch 32", times))
 
-    print(f"\n{'case':58s} {'steepest':>10s} {'torch':>10s} {'speed-up':>9s}")
-    for r in rows:
-        tt = r.get("torch_s")
-        ratio = f"{tt / r['steepest_s']:8.1f}x" if tt else "      n/a"
-        torch_s = f"{tt * 1e3:8.1f}ms" if tt else "       n/a"
-        print(f"{r['case']:58s} {r['steepest_s'] * 1e3:8.1f}ms {torch_s} {ratio}")
+    print(f"\n{'case':56s} {'steepest median/min':>20s} {'torch median/min':>20s} {'ratio':>7s}")
+    for case, times in rows:
+        ours = np.median(times[0]), min(times[0])
+        cell = f"{ours[0] * 1e3:8.1f} /{ours[1] * 1e3:7.1f}ms"
+        if len(times) > 1:
+            theirs = np.median(times[1]), min(times[1])
+            tcell = f"{theirs[0] * 1e3:8.1f} /{theirs[1] * 1e3:7.1f}ms"
+            ratio = f"{theirs[0] / ours[0]:6.1f}x"
+        else:
+            tcell, ratio = f"{'n/a':>20s}", "   n/a"
+        print(f"{case:56s} {cell:>20s} {tcell:>20s} {ratio:>7s}")
 
     # 3. a planted bug: fc2.W's gradient scaled by 1.01
     plant_bug(model, "fc2")

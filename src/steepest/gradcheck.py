@@ -172,6 +172,20 @@ def random_direction(rng: np.random.Generator, shape) -> tuple[np.ndarray, tuple
     return u.reshape(shape), None
 
 
+def _coordinate(objective, record, theta, spec, p: int, step: float):
+    """The resumed pass for coordinate ``p`` of a tensor: ``delta`` is a one-hot tensor (for a
+    matrix the rank-1 ``e_i e_j^T``, whose factors let an affine layer skip the product)."""
+    delta = np.zeros(spec.size)
+    delta[p] = 1.0
+    factors = None
+    if len(spec.shape) == 2:
+        i, j = np.unravel_index(p, spec.shape)
+        a, b = np.zeros(spec.shape[0]), np.zeros(spec.shape[1])
+        a[i] = b[j] = 1.0
+        factors = (a, b)
+    return objective.directional(record, theta, spec.name, delta, step, factors)
+
+
 def _same_state(s0, s1) -> bool:
     if s0 is None or s1 is None:
         return True
@@ -218,9 +232,9 @@ def gradcheck(
     layout.check(theta)
     probe = _Probe(objective)
     want_kinks = detect_kinks and probe.has_kinks
-    # Fast mode on an objective that can resume a pass mid-network (steepest models): one
-    # recorded base pass, then each tensor's perturbations start at that tensor's layer.
-    resumable = mode == "fast" and method == "central" and hasattr(objective, "directional")
+    # An objective that can resume a pass mid-network (steepest models): one recorded base
+    # pass, then every perturbation of a tensor starts at that tensor's layer.
+    resumable = method == "central" and hasattr(objective, "directional")
     if resumable:
         record = objective.prepare(theta)
         f0, grad = record.loss, record.grad
@@ -277,15 +291,21 @@ def gradcheck(
                     u = u.ravel()
                     if resumable:
                         fp, fm, crossed = objective.directional(record, theta, spec.name, u,
-                                                                step)
+                                                                step, factors)
                         probe.evals += 2
                         crossed = crossed and detect_kinks
                     else:
                         fp, fm, crossed = perturbed(sl, u, step)
                 else:  # one coordinate
                     analytic = float(g[p])
-                    one = slice(spec.start + int(p), spec.start + int(p) + 1)
-                    fp, fm, crossed = perturbed(one, 1.0, step)
+                    if resumable:
+                        fp, fm, crossed = _coordinate(objective, record, theta, spec, int(p),
+                                                      step)
+                        probe.evals += 2
+                        crossed = crossed and detect_kinks
+                    else:
+                        one = slice(spec.start + int(p), spec.start + int(p) + 1)
+                        fp, fm, crossed = perturbed(one, 1.0, step)
                 numeric, res = quotient(fp, fm, step)
                 if not crossed:
                     break

@@ -61,11 +61,12 @@ class Layer:
     def backward(self, dout, cache, p, g, need_dx=True):  # pragma: no cover - interface
         raise NotImplementedError
 
-    def perturbed_forward(self, x, p, local, delta, eps, ctx, base_out):
+    def perturbed_forward(self, x, p, local, delta, eps, ctx, base_out, factors=None):
         """Outputs for the parameter ``local`` moved to ``p[local] +- eps * delta``.
 
         Returns ``(out_plus, out_minus)``; ``base_out`` is the unperturbed output. Layers whose
-        output is affine in a parameter override this to share work between the two signs.
+        output is affine in a parameter override this to share work between the two signs;
+        ``factors = (a, b)`` says that ``delta`` is the rank-1 matrix ``outer(a, b)``.
         """
         outs = []
         for sign in (1.0, -1.0):
@@ -117,9 +118,13 @@ class Linear(Layer):
         out += p["b"]
         return out, x
 
-    def perturbed_forward(self, x, p, local, delta, eps, ctx, base_out):
-        # x (W +- eps D) + b = (x W + b) +- eps (x D): one product serves both signs.
-        d = x @ delta if local == "W" else delta
+    def perturbed_forward(self, x, p, local, delta, eps, ctx, base_out, factors=None):
+        # x (W +- eps D) + b = (x W + b) +- eps (x D): one product serves both signs, and for
+        # D = a b^T it is the outer product (x a) b^T.
+        if local == "W":
+            d = np.outer(x @ factors[0], factors[1]) if factors is not None else x @ delta
+        else:
+            d = delta
         d = d * eps
         return base_out + d, base_out - d
 

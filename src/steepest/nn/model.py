@@ -96,10 +96,12 @@ class Objective:
         X = self.X.astype(theta.dtype, copy=False)
         return self.model._record(theta, X, self.y, self._ctx(theta))
 
-    def directional(self, record: Record, theta, name: str, delta, step: float):
+    def directional(self, record: Record, theta, name: str, delta, step: float, factors=None):
         """``(L(theta + step*delta), L(theta - step*delta), crossed_a_kink)`` where ``delta``
-        moves only tensor ``name``; the pass resumes at that tensor's layer."""
-        return self.model._directional(theta, record, name, delta, step, self.y, self._ctx(theta))
+        moves only tensor ``name``; the pass resumes at that tensor's layer. ``factors=(a, b)``
+        declares ``delta`` to be the rank-1 matrix ``outer(a, b)``."""
+        return self.model._directional(theta, record, name, delta, step, self.y,
+                                       self._ctx(theta), factors)
 
     def loss_and_kinks(self, theta) -> tuple[float, list[np.ndarray]]:
         """The loss and the discrete state of every kink (see ``steepest.gradcheck``)."""
@@ -246,10 +248,11 @@ class Model:
             # The input gradient of the first layer is never needed: skip that product.
             d = layer.backward(d, caches[i], p, g, need_dx=i > 0)
 
-    def _loss_and_grad(self, theta, X, y, ctx):
+    def _loss_and_grad(self, theta, X, y, ctx, out=None):
         scores, caches = self._forward(theta, X, ctx)
         loss, dscores = self.loss_fn(scores, y)
-        grad = np.empty_like(theta)
+        # Every entry of grad is written by some layer's backward, so ``out`` may hold garbage.
+        grad = np.empty_like(theta) if out is None else out
         self._backward(theta, grad, dscores, caches)
         loss += self.regularizer.add(self.layout, theta, grad)
         return loss, grad
@@ -274,7 +277,7 @@ class Model:
         reg = self.regularizer.add(self.layout, theta, grad)
         return Record(inputs, outputs, caches, kinks, loss + reg, grad, reg)
 
-    def _directional(self, theta, rec: Record, name, delta, eps, y, ctx):
+    def _directional(self, theta, rec: Record, name, delta, eps, y, ctx, factors=None):
         spec = self.layout[name]
         i, local = self._owner[name]
         layers = self.net.layers
@@ -283,7 +286,7 @@ class Model:
         ctx.masks = {layer.name: c for layer, c in zip(layers, rec.caches)
                      if layer.kind == "dropout" and c is not None}
         outs = layers[i].perturbed_forward(rec.inputs[i], p, local, delta, eps, ctx,
-                                           rec.outputs[i])
+                                           rec.outputs[i], factors)
         w = theta[spec.slice].reshape(spec.shape)
         reg = self.regularizer
         regularized = reg.active and spec.role in reg.roles
