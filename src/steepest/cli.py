@@ -25,7 +25,7 @@ app = typer.Typer(
 data_app = typer.Typer(help="Datasets: where they are and what they hold.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
-out = Console()
+console = Console()
 err = Console(stderr=True, soft_wrap=True)
 
 # ----------------------------------------------------------------------------- shared options
@@ -174,10 +174,10 @@ def gradcheck(
     else:
         title = (f"gradient check ({result.mode}, {result.method} differences, float64) of MLP "
                  f"{_sizes(model)} on {ds.name}")
-        out.print(_gradcheck_table(result, title))
+        console.print(_gradcheck_table(result, title))
         failed = ", ".join(result.failed)
         verdict = "[green]OK[/]" if result.ok else f"[bold red]FAILED[/]: {failed}"
-        out.print(f"{verdict}  max rel. error {result.max_rel_error:.2e} (tol {result.tol:g}), "
+        console.print(f"{verdict}  max rel. error {result.max_rel_error:.2e} (tol {result.tol:g}), "
                   f"{result.n_evals} evaluations in {result.seconds * 1e3:.1f} ms")
     if not result.ok:
         raise typer.Exit(1)
@@ -254,10 +254,303 @@ def inspect(
     if as_json:
         _emit_json(report)
         return
-    out.print(f"[bold]MLP {report['model']}[/] on [bold]{report['dataset']}[/] "
+    console.print(f"[bold]MLP {report['model']}[/] on [bold]{report['dataset']}[/] "
               f"({report['n_train']} train / {report['n_test']} test rows)")
     for table in _report_tables(report):
-        out.print(table)
+        console.print(table)
+
+
+# ----------------------------------------------------------------------------- train
+def _overrides(**kw) -> dict:
+    """CLI options (None = not given) as a nested config dict."""
+    sections: dict = {"data": {}, "model": {}, "optim": {"schedule": {}}, "train": {}}
+    for key, value in kw.items():
+        if value is None:
+            continue
+        section, _, name = key.partition("__")
+        if section == "schedule":
+            sections["optim"]["schedule"][name] = value
+        else:
+            sections[section][name] = value
+    return sections
+
+
+def _config(path: Path | None, overrides: dict):
+    """The run config: the YAML file (if any) with the given command-line overrides on top."""
+    from .config import load_config, merge, parse_config
+
+    base = load_config(path).model_dump() if path else {}
+    return parse_config(merge(base, overrides))
+
+
+def _progress_callback(progress, task_holder):
+    def on_event(ev):
+        kind = ev["type"]
+        if kind == "optimizer":
+            task_holder["label"] = f"{ev['name']} (lr {ev['lr']:g})"
+        elif kind == "start":
+            task_holder["task"] = progress.add_task(task_holder.get("label", "training"),
+                                                    total=ev["steps"], completed=ev["step"],
+                                                    info="")
+        elif kind == "step":
+            progress.update(task_holder["task"], completed=ev["step"])
+        elif kind == "epoch":
+            progress.update(task_holder["task"], info=(
+                f"epoch {ev['epoch']}  loss {ev['train_loss']:.4f}  "
+                f"train {ev['train_acc']:.3f}  val {ev['val_acc']:.3f}"))
+    return on_event
+
+
+def _result_table(summary: dict, title: str) -> Table:
+    table = Table(title=title, show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    for key in ("status", "train_acc", "val_acc", "test_acc", "final_loss", "epochs", "steps",
+                "seconds", "best_epoch", "run_dir"):
+        v = summary.get(key)
+        if isinstance(v, float):
+            v = f"{v:.4f}" if key != "seconds" else f"{v:.2f}"
+        table.add_row(key, str(v))
+    return table
+
+
+@app.command()
+@boundary
+def train(
+    config: Annotated[Path | None, typer.Option("--config", help="a YAML run config")] = None,
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help=DATASET_NAMES)] = None,
+    data_dir: DataDir = None,
+    model: Annotated[str | None, typer.Option("--model", help="mlp or linear")] = None,
+    hidden: Annotated[str | None, typer.Option("--hidden", help="e.g. 256,128")] = None,
+    activation: Annotated[str | None, typer.Option("--activation")] = None,
+    batchnorm: Annotated[bool | None, typer.Option("--batchnorm/--no-batchnorm")] = None,
+    dropout: DropoutOpt = None,
+    loss: Annotated[str | None, typer.Option("--loss", help="softmax or svm")] = None,
+    reg: Annotated[float | None, typer.Option("--reg", help="regularization strength")] = None,
+    regularizer: Annotated[str | None, typer.Option("--regularizer")] = None,
+    init: InitOpt = None,
+    preprocess: Annotated[str | None, typer.Option(
+        "--preprocess", help="none, center, standardize, minmax, pca, whiten")] = None,
+    pca_components: Annotated[int | None, typer.Option("--pca-components")] = None,
+    val_fraction: Annotated[float | None, typer.Option("--val-fraction")] = None,
+    train_subset: Annotated[int | None, typer.Option("--train-subset")] = None,
+    optimizer: Annotated[str | None, typer.Option(
+        "--optimizer", "-o",
+        help="gd, sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="learning rate")] = None,
+    momentum: Annotated[float | None, typer.Option("--momentum")] = None,
+    momentum_final: Annotated[float | None, typer.Option(
+        "--momentum-final", help="anneal the momentum to this value")] = None,
+    beta1: Annotated[float | None, typer.Option("--beta1")] = None,
+    beta2: Annotated[float | None, typer.Option("--beta2")] = None,
+    weight_decay: Annotated[float | None, typer.Option("--weight-decay")] = None,
+    schedule: Annotated[str | None, typer.Option(
+        "--schedule", help="constant, step, exponential, inverse_time, cosine")] = None,
+    decay_factor: Annotated[float | None, typer.Option("--decay-factor")] = None,
+    decay_every: Annotated[float | None, typer.Option("--decay-every", help="epochs")] = None,
+    decay_k: Annotated[float | None, typer.Option("--decay-k", help="per epoch")] = None,
+    warmup_epochs: Annotated[float | None, typer.Option("--warmup-epochs")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", "-e")] = None,
+    iterations: Annotated[int | None, typer.Option("--iterations")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", "-b")] = None,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    patience: Annotated[int | None, typer.Option("--patience", help="early stopping")] = None,
+    dtype: Annotated[str | None, typer.Option("--dtype", help="float32 or float64")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="the run directory")] = None,
+    resume: Annotated[Path | None, typer.Option("--resume", help="continue this run")] = None,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots")] = True,
+    as_json: JsonOpt = False,
+):
+    """Train a classifier (default: a small MLP on the bundled digits) into a run directory."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .runs import default_run_dir, resume_run, train_run
+
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(),
+                        TextColumn("{task.fields[info]}"), console=err, disable=as_json)
+    on_event = _progress_callback(progress, {})
+    if resume is not None:
+        with progress:
+            result = resume_run(resume, on_event=on_event, plots=plots)
+    else:
+        if model == "linear":
+            hidden = ""
+        elif model not in (None, "mlp"):
+            raise typer.BadParameter(f"--model must be mlp or linear, got {model!r}")
+        cfg = _config(config, _overrides(
+            data__name=dataset, data__data_dir=None if data_dir is None else str(data_dir),
+            data__preprocess=preprocess, data__pca_components=pca_components,
+            data__val_fraction=val_fraction, data__train_subset=train_subset,
+            model__hidden=None if hidden is None else _parse_hidden(hidden),
+            model__activation=activation, model__batchnorm=batchnorm, model__dropout=dropout,
+            model__loss=loss, model__reg=reg, model__regularizer=regularizer, model__init=init,
+            optim__name=optimizer, optim__lr=lr, optim__momentum=momentum,
+            optim__momentum_final=momentum_final, optim__beta1=beta1, optim__beta2=beta2,
+            optim__weight_decay=weight_decay, schedule__kind=schedule,
+            schedule__factor=decay_factor, schedule__every_epochs=decay_every,
+            schedule__k=decay_k, schedule__warmup_epochs=warmup_epochs,
+            train__epochs=epochs, train__iterations=iterations, train__batch_size=batch_size,
+            train__seed=seed, train__patience=patience, train__dtype=dtype,
+        ))
+        run_dir = out or default_run_dir(cfg)
+        with progress:
+            result = train_run(cfg, run_dir, on_event=on_event, plots=plots)
+    summary = result.summary()
+    if as_json:
+        _emit_json(summary)
+    else:
+        console.print(_result_table(summary, "training run"))
+        if result.status == "diverged":
+            err.print(f"[bold red]diverged:[/] {result.message}", highlight=False)
+    if result.status == "diverged":
+        raise typer.Exit(3)
+
+
+# ----------------------------------------------------------------------------- experiments
+SIX_RULES = "sgd,momentum,nesterov,adagrad,rmsprop,adam"
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="a YAML run config")]
+MaybeDataset = Annotated[str | None, typer.Option("--dataset", "-d", help=DATASET_NAMES)]
+MaybeHidden = Annotated[str | None, typer.Option("--hidden", help="e.g. 256,128; '' = linear")]
+MaybeEpochs = Annotated[int | None, typer.Option("--epochs", "-e")]
+MaybeBatch = Annotated[int | None, typer.Option("--batch-size", "-b")]
+MaybeSeed = Annotated[int | None, typer.Option("--seed")]
+
+
+def _common(dataset, data_dir, hidden, epochs, batch_size, seed, **more):
+    return _overrides(
+        data__name=dataset, data__data_dir=None if data_dir is None else str(data_dir),
+        model__hidden=None if hidden is None else _parse_hidden(hidden),
+        train__epochs=epochs, train__batch_size=batch_size, train__seed=seed, **more)
+
+
+@app.command()
+@boundary
+def compare(
+    optimizers: Annotated[str, typer.Option(
+        "--optimizers", help="comma-separated rules")] = SIX_RULES,
+    lr: Annotated[str | None, typer.Option(
+        "--lr", help="one rate for all, or name=rate pairs: sgd=0.1,adam=0.001")] = None,
+    config: ConfigOpt = None,
+    dataset: MaybeDataset = None,
+    data_dir: DataDir = None,
+    hidden: MaybeHidden = None,
+    epochs: MaybeEpochs = None,
+    batch_size: MaybeBatch = None,
+    seed: MaybeSeed = None,
+    out: Annotated[Path | None, typer.Option("--out", help="output folder")] = None,
+    as_json: JsonOpt = False,
+):
+    """Train the same model from the same start and batch order with several update rules."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from .experiments import DEFAULT_LR, compare_optimizers
+
+    names = [n.strip() for n in optimizers.split(",") if n.strip()]
+    lrs: dict[str, float] = {}
+    if lr:
+        try:
+            if "=" in lr:
+                lrs = {k.strip(): float(v) for k, v in (p.split("=") for p in lr.split(","))}
+            else:
+                lrs = dict.fromkeys(names, float(lr))
+        except ValueError:
+            raise typer.BadParameter(
+                f"--lr must be a number or name=rate pairs, got {lr!r}") from None
+    cfg = _config(config, _common(dataset, data_dir, hidden, epochs if epochs else
+                                  (None if config else 10), batch_size, seed))
+    out = out or Path("runs") / f"compare-{cfg.data.name}"
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                        MofNCompleteColumn(), TextColumn("{task.fields[info]}"), console=err,
+                        disable=as_json)
+    with progress:
+        rows = compare_optimizers(cfg, names, out, lrs, on_event=_progress_callback(progress, {}))
+    if as_json:
+        _emit_json({"runs": rows, "out": str(out), "plot": str(out / "comparison.png")})
+        return
+    table = Table(title=f"optimizers on {cfg.data.name} (same start, same batches)")
+    for col in ("optimizer", "lr", "status", "final loss", "train acc", "val acc", "test acc",
+                "seconds"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["optimizer"], f"{r['lr']:g}", r["status"], f"{r['final_loss']:.4f}",
+                      f"{r['train_acc']:.3f}", f"{r['val_acc']:.3f}", f"{r['test_acc']:.3f}",
+                      f"{r['seconds']:.1f}")
+    console.print(table)
+    console.print(f"plots: {out / 'comparison.png'}  (default rates: "
+                  + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items() if k in names) + ")")
+
+
+@app.command("lr-sweep")
+@boundary
+def lr_sweep_cmd(
+    config: ConfigOpt = None,
+    dataset: MaybeDataset = None,
+    data_dir: DataDir = None,
+    hidden: MaybeHidden = None,
+    optimizer: Annotated[str | None, typer.Option("--optimizer", "-o")] = None,
+    batch_size: MaybeBatch = None,
+    seed: MaybeSeed = None,
+    steps: Annotated[int, typer.Option("--steps", help="range-test steps")] = 100,
+    lr_min: Annotated[float, typer.Option("--lr-min")] = 1e-7,
+    lr_max: Annotated[float, typer.Option("--lr-max")] = 10.0,
+    out: Annotated[Path | None, typer.Option("--out", help="output folder")] = None,
+    as_json: JsonOpt = False,
+):
+    """The step-size sweep (1e-10 ... 1e-1) and the learning-rate range test."""
+    from .experiments import lr_sweep
+
+    cfg = _config(config, _common(dataset, data_dir, hidden, None, batch_size, seed,
+                                  optim__name=optimizer))
+    out = out or Path("runs") / f"lr-sweep-{cfg.data.name}"
+    res = lr_sweep(cfg, out, n_steps=steps, lr_min=lr_min, lr_max=lr_max)
+    if as_json:
+        _emit_json(res)
+        return
+    table = Table(title=f"loss after one gradient step (start: {res['loss0']:.4f})")
+    table.add_column("step size")
+    table.add_column("loss")
+    for s_, l_ in zip(res["step_sizes"], res["sweep_losses"]):
+        mark = "  <- best" if s_ == res["best_step"] else ""
+        table.add_row(f"{s_:.0e}", f"{l_:.6f}{mark}")
+    console.print(table)
+    console.print(f"range test ({res['optimizer']}): suggested learning rate "
+                  f"[bold]{res['suggested_lr']:.3g}[/]   plot: {res['plot']}")
+
+
+@app.command()
+@boundary
+def trajectories(
+    function: Annotated[str, typer.Option(
+        "--function", "-f",
+        help="quadratic, rosenbrock, beale, booth, himmelblau, saddle")] = "quadratic",
+    optimizers: Annotated[str, typer.Option("--optimizers")] = SIX_RULES,
+    steps: Annotated[int, typer.Option("--steps")] = 100,
+    kappa: Annotated[float, typer.Option("--kappa", help="quadratic's condition number")] = 50.0,
+    lr: Annotated[float | None, typer.Option("--lr", help="one rate for all rules")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="the PNG to write")] = None,
+    as_json: JsonOpt = False,
+):
+    """Update rules on 2-D test functions, paths drawn over the contours."""
+    from .trajectories import compare_on
+
+    names = [n.strip() for n in optimizers.split(",") if n.strip()]
+    out = out or Path("runs") / f"trajectories-{function}.png"
+    rows = compare_on(function, names, steps=steps, kappa=kappa, lr=lr, path=out)
+    if as_json:
+        _emit_json({"function": function, "plot": str(out), "optimizers": rows})
+        return
+    table = Table(title=f"{steps} steps on {function}")
+    for col in ("optimizer", "lr", "final point", "final value", "to nearest minimum",
+                "steps to 1e-3"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["optimizer"], f"{r['lr']:g}",
+                      f"({r['final'][0]:.3f}, {r['final'][1]:.3f})", f"{r['value']:.3e}",
+                      "-" if r["distance"] is None else f"{r['distance']:.2e}",
+                      "-" if r["steps_to_tol"] is None else str(r["steps_to_tol"]))
+    console.print(table)
+    console.print(f"plot: {out}")
 
 
 # ----------------------------------------------------------------------------- demo
@@ -272,15 +565,15 @@ def demo(as_json: JsonOpt = False):
         _emit_json({"inspect": report, "gradcheck_fast": fast.to_dict(),
                     "gradcheck_full": full.to_dict(), "ok": fast.ok and full.ok})
     else:
-        out.rule("[bold]steepest demo[/]: MLP on the bundled digits")
-        out.print(f"[bold]MLP {report['model']}[/] on [bold]{report['dataset']}[/] "
+        console.rule("[bold]steepest demo[/]: MLP on the bundled digits")
+        console.print(f"[bold]MLP {report['model']}[/] on [bold]{report['dataset']}[/] "
                   f"({report['n_train']} train / {report['n_test']} test rows)")
         for table in _report_tables(report):
-            out.print(table)
+            console.print(table)
         for res, what in ((fast, "fast (one random direction per tensor)"),
                           (full, "full (every coordinate) of a 64-16-10 MLP")):
-            out.print(_gradcheck_table(res, f"gradient check: {what}"))
-            out.print(f"{'[green]OK' if res.ok else '[bold red]FAILED'}[/]  max rel. error "
+            console.print(_gradcheck_table(res, f"gradient check: {what}"))
+            console.print(f"{'[green]OK' if res.ok else '[bold red]FAILED'}[/]  max rel. error "
                       f"{res.max_rel_error:.2e}, {res.n_evals} evaluations in "
                       f"{res.seconds * 1e3:.1f} ms")
     if not (fast.ok and full.ok):
@@ -311,13 +604,13 @@ def data_info(
         elif isinstance(value, (list, tuple)):
             value = ", ".join(map(str, value))
         table.add_row(str(key), str(value))
-    out.print(table)
+    console.print(table)
 
 
 @app.command()
 def version():
     """Print the version."""
-    out.print(__version__)
+    console.print(__version__)
 
 
 def main() -> None:
