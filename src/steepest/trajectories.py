@@ -25,7 +25,7 @@ from .errors import InputError
 
 
 @dataclass(frozen=True)
-class TestFunction:
+class Function2D:
     name: str
     start: tuple[float, float]
     window: tuple[float, float, float, float]  # xmin, xmax, ymin, ymax
@@ -89,14 +89,14 @@ HIMMELBLAU_MINIMA = ((3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186),
                      (3.584428, -1.848126))
 
 
-def test_function(name: str, kappa: float = 50.0) -> TestFunction:
+def function2d(name: str, kappa: float = 50.0) -> Function2D:
     """The named 2-D test function (``kappa``: the quadratic's condition number)."""
     V.choice(name, _FUNCS, "test function")
     if name == "quadratic":
         kappa = float(kappa)
         if not kappa >= 1:
             raise InputError(f"the condition number kappa must be >= 1, got {kappa}")
-        return TestFunction(name, (-8.0, 2.0), (-10, 10, -4, 4), ((0.0, 0.0),), kappa)
+        return Function2D(name, (-8.0, 2.0), (-10, 10, -4, 4), ((0.0, 0.0),), kappa)
     table = {
         "rosenbrock": ((-1.5, 2.0), (-2, 2, -1, 3), ((1.0, 1.0),)),
         "beale": ((1.0, 1.4), (-1, 4.5, -1.5, 2.0), ((3.0, 0.5),)),
@@ -105,7 +105,7 @@ def test_function(name: str, kappa: float = 50.0) -> TestFunction:
         "saddle": ((-1.5, 1e-3), (-2, 2, -2, 2), ()),
     }
     start, window, minima = table[name]
-    return TestFunction(name, start, window, minima)
+    return Function2D(name, start, window, minima)
 
 
 @dataclass
@@ -117,7 +117,7 @@ class Trajectory:
     meta: dict = field(default_factory=dict)
 
 
-def run_trajectory(fn: TestFunction, optimizer, steps: int = 200, name: str = "",
+def run_trajectory(fn: Function2D, optimizer, steps: int = 200, name: str = "",
                    start=None) -> Trajectory:
     """Apply ``optimizer`` (init/step protocol) to ``fn`` for ``steps`` steps from its start."""
     steps = V.positive_int(steps, "steps")
@@ -136,7 +136,7 @@ def run_trajectory(fn: TestFunction, optimizer, steps: int = 200, name: str = ""
     return Trajectory(name or type(optimizer).__name__, np.array(pts), np.array(vals), diverged)
 
 
-def plot_trajectories(fn: TestFunction, trajectories: list[Trajectory], path, title=None):
+def plot_trajectories(fn: Function2D, trajectories: list[Trajectory], path, title=None):
     """Paths drawn over the contour plot of ``fn`` (log-spaced levels)."""
     import matplotlib.pyplot as plt
 
@@ -190,7 +190,7 @@ def compare_on(function: str, names: list[str], steps: int = 100, kappa: float =
     """Run each named rule on ``function``; optionally plot; return one summary per rule."""
     from .optim import make_optimizer
 
-    fn = test_function(function, kappa)
+    fn = function2d(function, kappa)
     rows, trajs = [], []
     for name in names:
         rate = lr if lr is not None else DEFAULT_LR[function].get(name)
