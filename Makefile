@@ -17,8 +17,10 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
+# The main job on the offline default: check the gradients, then train an MLP on the digits.
 demo: $(VENV)/.installed
-	$(BIN)/steepest demo
+	$(BIN)/steepest gradcheck
+	$(BIN)/steepest train
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests bench
@@ -30,6 +32,7 @@ lint: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/gradcheck.py
+	$(BIN)/python bench/train.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
