@@ -74,10 +74,11 @@ def atomic_write_text(dest: str | os.PathLike, text: str) -> Path:
 
 def atomic_write_json(dest: str | os.PathLike, obj) -> Path:
     """Write ``obj`` as indented JSON atomically (NumPy scalars and arrays become numbers/lists)."""
-    return atomic_write_text(dest, json.dumps(obj, indent=2, default=_json_default) + "\n")
+    return atomic_write_text(dest, json.dumps(obj, indent=2, default=json_default) + "\n")
 
 
-def _json_default(o):
+def json_default(o):
+    """``json.dumps`` fallback: NumPy scalars and arrays become numbers/lists, paths strings."""
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
+from ._io import json_default
 from .errors import SteepestError
 
 app = typer.Typer(
@@ -100,17 +101,7 @@ def boundary(fn):
 
 
 def _emit_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+    sys.stdout.write(json.dumps(obj, indent=2, default=json_default) + "\n")
 
 
 # ----------------------------------------------------------------------------- gradcheck

@@ -115,6 +115,15 @@ def _mask_from_runs(d: Mapping) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ the protocol
+def _adaptive_step(g, cache, lr, eps, out):
+    """``out = -lr g / (sqrt(cache) + eps)``, the step of Adagrad and RMSProp, in place."""
+    np.sqrt(cache, out=out)
+    out += eps
+    np.divide(g, out, out=out)
+    out *= -lr
+    return out
+
+
 class Optimizer:
     """Base class of the update rules; subclasses define ``_apply`` and their state slots.
 
@@ -393,11 +402,7 @@ class Adagrad(Optimizer):
         lr, eps = self._value("lr", t), self._value("eps", t)
         cache, (d,) = s["cache"], work
         cache += np.multiply(g, g, out=d)  # cache += g^2
-        np.sqrt(cache, out=d)
-        d += eps
-        np.divide(g, d, out=d)
-        d *= -lr  # delta = -lr g / (sqrt(cache) + eps)
-        return d
+        return _adaptive_step(g, cache, lr, eps, d)
 
 
 class RMSProp(Optimizer):
@@ -423,11 +428,7 @@ class RMSProp(Optimizer):
         np.multiply(g, g, out=d)
         d *= 1.0 - decay
         cache += d  # cache = decay cache + (1 - decay) g^2
-        np.sqrt(cache, out=d)
-        d += eps
-        np.divide(g, d, out=d)
-        d *= -lr  # delta = -lr g / (sqrt(cache) + eps)
-        return d
+        return _adaptive_step(g, cache, lr, eps, d)
 
 
 class Adam(Optimizer):
