@@ -100,8 +100,22 @@ def boundary(fn):
     return wrapper
 
 
+def _finite(obj):
+    """Non-finite floats become None: strict JSON has no NaN or Infinity."""
+    if isinstance(obj, float | np.floating):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def _emit_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=json_default) + "\n")
+    """One strict-JSON object on stdout (NaN and infinities as null)."""
+    text = json.dumps(_finite(json.loads(json.dumps(obj, default=json_default))), indent=2,
+                      allow_nan=False)
+    sys.stdout.write(text + "\n")
 
 
 # ----------------------------------------------------------------------------- gradcheck
@@ -347,6 +361,8 @@ def train(
     seed: Annotated[int | None, typer.Option("--seed")] = None,
     patience: Annotated[int | None, typer.Option("--patience", help="early stopping")] = None,
     dtype: Annotated[str | None, typer.Option("--dtype", help="float32 or float64")] = None,
+    keep_path_every: Annotated[int | None, typer.Option(
+        "--keep-path-every", help="keep the weights every N steps (for landscape --path)")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="the run directory")] = None,
     resume: Annotated[Path | None, typer.Option("--resume", help="continue this run")] = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots")] = True,
@@ -383,6 +399,7 @@ def train(
             schedule__k=decay_k, schedule__warmup_epochs=warmup_epochs,
             train__epochs=epochs, train__iterations=iterations, train__batch_size=batch_size,
             train__seed=seed, train__patience=patience, train__dtype=dtype,
+            train__keep_path_every=keep_path_every,
         ))
         run_dir = out or default_run_dir(cfg)
         with progress:
@@ -542,6 +559,220 @@ def trajectories(
                       "-" if r["steps_to_tol"] is None else str(r["steps_to_tol"]))
     console.print(table)
     console.print(f"plot: {out}")
+
+
+# ----------------------------------------------------------------------------- landscape
+RunDir = Annotated[Path, typer.Argument(help="a run directory made by steepest train")]
+
+
+def _parse_span(span: str | None, default: tuple[float, float]) -> tuple[float, float]:
+    if span is None:
+        return default
+    try:
+        lo, hi = (float(v) for v in span.split(":"))
+    except ValueError:
+        raise typer.BadParameter(f"--span must look like -1:1, got {span!r}") from None
+    return lo, hi
+
+
+def _split_data(data, split: str, subset: int | None, seed: int):
+    from ._validate import choice
+
+    choice(split, ("train", "test"), "split")
+    X, y = (data.X_train, data.y_train) if split == "train" else (data.X_test, data.y_test)
+    if subset is not None:
+        if subset < 1:
+            raise typer.BadParameter(f"--subset must be a positive number of rows, got {subset}")
+        if subset < X.shape[0]:
+            rows = np.sort(np.random.default_rng(seed).choice(X.shape[0], subset, replace=False))
+            X, y = X[rows], y[rows]
+    return X, y
+
+
+@app.command()
+@boundary
+def landscape(
+    run_dir: RunDir,
+    line_: Annotated[bool, typer.Option("--line", help="a 1-D slice instead of a plane")] = False,
+    interpolate: Annotated[Path | None, typer.Option(
+        "--interpolate", help="another run: the line from this run's weights to its")] = None,
+    path: Annotated[bool, typer.Option(
+        "--path", help="the PCA plane of the run's kept path (train --keep-path-every)")] = False,
+    grid: Annotated[int, typer.Option("--grid", help="points per axis")] = 51,
+    span: Annotated[str | None, typer.Option(
+        "--span", help="low:high (default -1:1; -0.5:1.5 for --interpolate)")] = None,
+    split: Annotated[str, typer.Option("--split", help="train or test")] = "train",
+    subset: Annotated[int | None, typer.Option("--subset", help="rows (fixed seed)")] = None,
+    norm: Annotated[str, typer.Option("--norm", help="filter, layer, model or none")] = "filter",
+    include_bias: Annotated[bool, typer.Option("--include-bias/--weights-only")] = False,
+    orthogonal: Annotated[bool, typer.Option("--orthogonal", help="orthogonalize d2")] = False,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", help="local worker processes (default: one per core)")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="a Dask scheduler address, tcp://host:port")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="output folder")] = None,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots")] = True,
+    as_json: JsonOpt = False,
+):
+    """Slice the loss landscape around a run's weights (a 2-D plane by default)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from . import landscape as L
+    from .runs import load_run
+
+    modes = sum([line_, interpolate is not None, path])
+    if modes > 1:
+        raise typer.BadParameter("choose one of --line, --interpolate and --path")
+    cfg, data, model, theta = load_run(run_dir)
+    X, y = _split_data(data, split, subset, seed)
+    kind = "line" if line_ else "interpolation" if interpolate else "path" if path else "plane"
+    out = out or run_dir / "landscape" / f"{kind}-{split}-{grid}"
+    surface_file = out / "surface.npz"
+    progress = Progress(TextColumn("[bold]landscape"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=err, disable=as_json)
+    holder = {}
+
+    def on_progress(done, total):
+        if "task" not in holder:
+            holder["task"] = progress.add_task("points", total=total)
+        progress.update(holder["task"], completed=done)
+
+    kw = dict(workers=workers, scheduler=scheduler, on_progress=on_progress,
+              partial=out / "surface.partial.npz")
+    with progress:
+        if kind == "plane":
+            surf = L.plane(model, theta, X, y, grid, _parse_span(span, (-1.0, 1.0)), norm,
+                           include_bias, orthogonal, seed, **kw)
+        elif kind == "line":
+            surf = L.line(model, theta, X, y, grid, _parse_span(span, (-1.0, 1.0)), norm,
+                          include_bias, seed, **kw)
+        elif kind == "interpolation":
+            _, _, other_model, other = load_run(interpolate)
+            if other_model.layout != model.layout:
+                raise typer.BadParameter(
+                    f"the two runs have different models: {run_dir} has "
+                    f"{_sizes(model) or model.layout.names}, {interpolate} has "
+                    f"{_sizes(other_model) or other_model.layout.names}")
+            surf = L.interpolation(model, theta, other, X, y, grid,
+                                   _parse_span(span, (-0.5, 1.5)), **kw)
+        else:
+            path_file = run_dir / "path.npz"
+            if not path_file.exists():
+                raise typer.BadParameter(
+                    f"{run_dir} kept no path; train with --keep-path-every N first")
+            from ._io import load_npz
+
+            kept = load_npz(path_file)["path"]
+            surf = L.path_plane(model, kept, theta, X, y, grid,
+                                None if span is None else _parse_span(span, (-1, 1)), **kw)
+    surf.meta.update(run_dir=str(run_dir), split=split, subset=subset)
+    surf.save(surface_file)
+    (out / "surface.partial.npz").unlink(missing_ok=True)
+    written = _landscape_plots(surf, out) if plots else []
+    summary = {"kind": kind, "points": surf.points, "seconds": surf.meta["seconds"],
+               "min_loss": surf.min_loss, "max_acc": float(np.nanmax(surf.acc)),
+               "surface_file": str(surface_file), "mode": surf.meta["mode"],
+               "resumed_points": surf.meta["resumed_points"], "plots": [str(p) for p in written]}
+    if as_json:
+        _emit_json(summary)
+        return
+    table = Table(title=f"{kind} of {run_dir} ({split}, {X.shape[0]} examples)",
+                  show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    for key, value in summary.items():
+        if key != "plots":
+            table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    console.print(table)
+    console.print(f"plots in {out}")
+
+
+def _landscape_plots(surf, out: Path) -> list[Path]:
+    from .viz.landscape import plot_landscape_set, plot_line
+
+    if surf.y is None:
+        interp = surf.kind == "interpolation"
+        return [plot_line(surf.x, surf.loss, out / "line.png", acc=surf.acc,
+                          xlabel="t" if interp else "alpha (direction 1)",
+                          title="linear interpolation between two solutions" if interp
+                          else f"loss along a {surf.meta.get('norm', '')}-normalized direction",
+                          mark_endpoints=interp)]
+    if surf.kind == "path":
+        ev = surf.explained
+        labels = (f"PC1 ({ev[0]:.1%} of the path's variance)",
+                  f"PC2 ({ev[1]:.1%} of the path's variance)")
+    else:
+        labels = (f"direction 1 ({surf.meta.get('norm')}-normalized)",
+                  f"direction 2 ({surf.meta.get('norm')}-normalized)")
+    return plot_landscape_set(surf.x, surf.y, surf.loss, surf.acc, out, path_xy=surf.path_xy,
+                              xlabel=labels[0], ylabel=labels[1],
+                              title=f"loss landscape ({surf.kind})")
+
+
+@app.command()
+@boundary
+def hessian(
+    run_dir: RunDir,
+    top: Annotated[int, typer.Option("--top", help="how many of the largest eigenvalues")] = 5,
+    trace: Annotated[bool, typer.Option("--trace", help="Hutchinson trace estimate")] = False,
+    samples: Annotated[int, typer.Option("--samples", help="trace probes")] = 50,
+    split: Annotated[str, typer.Option("--split", help="train or test")] = "train",
+    subset: Annotated[int | None, typer.Option("--subset", help="rows (fixed seed)")] = 2000,
+    along_path: Annotated[bool, typer.Option(
+        "--path", help="also along the run's kept path")] = False,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    as_json: JsonOpt = False,
+):
+    """Hessian eigenvalues (top and bottom), condition number and trace at a run's weights."""
+    from .landscape.curvature import curvature_along_path, curvature_report
+    from .runs import load_run
+
+    cfg, data, model, theta = load_run(run_dir)
+    X, y = _split_data(data, split, subset, seed)
+    obj = model.objective(X, y, train=False)
+    report = curvature_report(obj, theta.astype(np.float64), top=top, trace=trace,
+                              n_samples=samples, seed=seed)
+    report.update(run_dir=str(run_dir), split=split, n_examples=int(X.shape[0]))
+    if along_path:
+        from ._io import load_npz
+
+        path_file = run_dir / "path.npz"
+        if not path_file.exists():
+            raise typer.BadParameter(f"{run_dir} kept no path; train with --keep-path-every N")
+        kept = load_npz(path_file)
+        report["path"] = curvature_along_path(obj, kept["path"].astype(np.float64), top=1,
+                                              seed=seed)
+        for row, step in zip(report["path"], kept["steps"].tolist()):
+            row["step"] = step
+    if as_json:
+        _emit_json(report)
+        return
+    table = Table(title=f"Hessian at {run_dir} ({split}, {X.shape[0]} examples)",
+                  show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    table.add_row("loss / gradient norm", f"{report['loss']:.4f} / {report['grad_norm']:.3e}")
+    table.add_row(f"top {top} eigenvalues", ", ".join(f"{v:.4g}" for v in report["eigenvalues"]))
+    table.add_row("bottom eigenvalue", f"{report['bottom_eigenvalue']:.4g}")
+    cond = report["condition"]
+    table.add_row("condition", f"{cond.get('condition_number')} ({cond.get('definiteness')})")
+    if report["trace"]:
+        t = report["trace"]
+        table.add_row("trace (Hutchinson)", f"{t['estimate']:.4g} +- {t['stderr']:.2g}")
+    table.add_row("Hessian-vector products", str(report["n_hvp"]))
+    table.add_row("largest stable GD step (2 / lambda_max)",
+                  f"{2 / report['eigenvalues'][0]:.4g}" if report["eigenvalues"]
+                  and report["eigenvalues"][0] > 0 else "-")
+    console.print(table)
+    if along_path:
+        pt = Table(title="top eigenvalue along the kept path")
+        pt.add_column("step")
+        pt.add_column("loss")
+        pt.add_column("lambda_max")
+        for row in report["path"]:
+            pt.add_row(str(row["step"]), f"{row['loss']:.4f}", f"{row['eigenvalues'][0]:.4g}")
+        console.print(pt)
 
 
 # ----------------------------------------------------------------------------- demo

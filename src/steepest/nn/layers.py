@@ -33,6 +33,9 @@ class Context:
     update_stats: bool = True
     # Dropout masks to reuse by layer name (a resumed forward must see the base pass's masks).
     masks: dict[str, np.ndarray] | None = None
+    # Activations may overwrite their input (only for pure evaluation, where no cache or
+    # trace keeps the input alive).
+    inplace: bool = False
 
 
 class Layer:
@@ -144,6 +147,9 @@ class ReLU(Layer):
     kind = "relu"
 
     def forward(self, x, p, ctx):
+        if ctx.inplace:  # x * (x > 0): twice as fast as np.maximum in place on this NumPy
+            x *= x > 0
+            return x, x
         out = np.maximum(x, 0)
         return out, out
 
@@ -185,7 +191,7 @@ class Sigmoid(Layer):
     kind = "sigmoid"
 
     def forward(self, x, p, ctx):
-        out = expit(x)
+        out = expit(x, out=x if ctx.inplace else None)
         return out, out
 
     def backward(self, dout, cache, p, g, need_dx=True):
@@ -200,7 +206,7 @@ class Tanh(Layer):
     kind = "tanh"
 
     def forward(self, x, p, ctx):
-        out = np.tanh(x)
+        out = np.tanh(x, out=x if ctx.inplace else None)
         return out, out
 
     def backward(self, dout, cache, p, g, need_dx=True):
@@ -233,10 +239,11 @@ class Maxout(Layer):
         return in_features // self.k
 
     def forward(self, x, p, ctx):
-        n, d = x.shape
-        xg = x.reshape(n, d // self.k, self.k)
-        idx = np.argmax(xg, axis=2)
-        out = np.take_along_axis(xg, idx[:, :, None], axis=2)[:, :, 0]
+        # leading axes (batch, or points x batch in landscape evaluation) pass through
+        d = x.shape[-1]
+        xg = x.reshape(*x.shape[:-1], d // self.k, self.k)
+        idx = np.argmax(xg, axis=-1)
+        out = np.take_along_axis(xg, idx[..., None], axis=-1)[..., 0]
         return out, (idx, x.shape)
 
     def backward(self, dout, cache, p, g, need_dx=True):

@@ -358,6 +358,9 @@ class Trainer:
             self._write_tables(st)
             atomic_savez(self.run_dir / "final.npz", theta=theta, buffers=model.buffers,
                          layout=json.dumps(model.layout.to_dict()))
+            if result.path is not None:
+                atomic_savez(self.run_dir / "path.npz", path=result.path,
+                             steps=result.path_steps)
             atomic_write_json(self.run_dir / "summary.json", result.summary())
         self._emit(type="end", **result.summary())
         return result
