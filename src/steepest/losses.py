@@ -179,27 +179,6 @@ class Loss:
             return float((lse - scores[np.arange(n), y]).sum() / n)
         return self(scores, y)[0]
 
-    def sums(self, scores, y) -> np.ndarray:
-        """Per-point SUMS over the batch of the per-example losses, for stacked scores of
-        shape (P, N, C) (P parameter points, N examples): the loss of point p on the batch
-        is ``sums[p] / N``. Classification losses only."""
-        n = scores.shape[-2]
-        rows = np.arange(n)
-        correct = scores[:, rows, y]  # (P, N)
-        if self.name == "softmax":
-            m = scores.max(axis=-1, keepdims=True)
-            lse = np.log(np.exp(scores - m).sum(axis=-1)) + m[..., 0]
-            return (lse - correct).sum(axis=-1)
-        if self.name == "svm" and self.hinge == "weston-watkins":
-            margins = scores - correct[..., None] + self.margin
-            margins[:, rows, y] = 0.0
-            return np.maximum(margins, 0).sum(axis=(-2, -1))
-        if self.name == "svm":
-            others = scores.copy()
-            others[:, rows, y] = -np.inf
-            return np.maximum(0.0, self.margin + others.max(axis=-1) - correct).sum(axis=-1)
-        raise InputError(f"per-point losses need a classification loss, not {self.name!r}")
-
     def kinks(self, scores, y):
         if self.name == "svm":
             return _svm_kinks(scores, y, self.margin, self.hinge)

@@ -71,7 +71,8 @@ class SurfaceEvaluator:
             self.A = np.stack([self.X @ stack[i] + self.basis[i, b.slice].astype(self.dtype)
                                for i in range(self.k)])  # (k, N, H)
             self.width0 = W.shape[1]
-        widths = [self.X.shape[1]]
+        # the widest activation materialized per point (the input is not, on the fast path)
+        widths = [] if self.fast_first else [self.X.shape[1]]
         w = self.X.shape[1]
         for layer in layers:
             w = layer.output_features(w)
@@ -82,9 +83,10 @@ class SurfaceEvaluator:
         self.specs = [s for s in model.layout if s.name not in first]
         per_point = sum(s.size for s in self.specs) * self.dtype.itemsize
         budget = self.memory_mb * 2**20
-        self.P = self._chunk_points or int(max(1, min(64, budget // 2 // max(per_point, 1))))
-        # rows per block: keep one (P, R, width) activation within ~2 MB (cache-sized)
-        self.R = int(max(8, min(self.n, 2**21 // (self.P * self.max_width * self.dtype.itemsize))))
+        # 8 points per chunk and ~4 MB activation blocks measured fastest for the MNIST MLP
+        # on a 2-core machine (3.5-4 ms per point against 5-7 ms with 2 MB blocks or 64 points)
+        self.P = self._chunk_points or int(max(1, min(8, budget // 2 // max(per_point, 1))))
+        self.R = int(max(8, min(self.n, 2**22 // (self.P * self.max_width * self.dtype.itemsize))))
         self._reg_setup()
 
     def _reg_setup(self):
@@ -143,6 +145,22 @@ class SurfaceEvaluator:
             params[s.name] = t.reshape(shape)
         return params
 
+    def _buffers(self, P):
+        """Work arrays reused across chunks: fresh multi-megabyte temporaries page-fault."""
+        b = getattr(self, "_buf", None)
+        if b is None or b["P"] < P:
+            c, n = self.model.n_outputs, self.n
+            b = self._buf = {
+                "P": P,
+                "h": np.empty(P * self.R * (self.width0 if self.fast_first else 1), self.dtype),
+                "scores": np.empty((P, c, n), self.dtype),  # class-major: (point, class, row)
+                "work": np.empty((P, c, n), self.dtype),
+                "m": np.empty((P, n), self.dtype),
+                "s": np.empty((P, n), self.dtype),
+                "y_at": np.empty((P, n), self.dtype),
+            }
+        return b
+
     def _chunk(self, C):
         model, layers = self.model, self.model.layers
         Cd = C.astype(self.dtype)
@@ -151,21 +169,23 @@ class SurfaceEvaluator:
         by_layer = [{local: params[f"{layer.name}.{local}"]
                      for local, *_ in slots if f"{layer.name}.{local}" in params}
                     for layer, slots in zip(layers, model._slots)]
-        scores = np.empty((P, self.n, model.n_outputs), dtype=self.dtype)
+        buf = self._buffers(P)
+        scores = buf["scores"][:P]
         H = self.width0 if self.fast_first else None
         for r0 in range(0, self.n, self.R):
             r1 = min(self.n, r0 + self.R)
             if self.fast_first:
                 # the first layer's outputs, bias included: (P, 3) @ (3, R*H)
                 block = self.A[:, r0:r1, :].reshape(self.k, -1)
-                h = (Cd @ block).reshape(P, r1 - r0, H)
+                h = buf["h"][: P * block.shape[1]].reshape(P, -1)
+                np.matmul(Cd, block, out=h)
+                h = h.reshape(P, r1 - r0, H)
             else:
                 h = self.X[r0:r1][None]
             for j in range(self.start, len(layers)):
                 h, _ = layers[j].forward(h, by_layer[j], self.ctx)
-            scores[:, r0:r1] = h
-        sums = model.loss_fn.sums(scores, self.y)
-        correct = (np.argmax(scores, axis=-1) == self.y).sum(axis=-1)
+            scores[:, :, r0:r1] = h.transpose(0, 2, 1)
+        sums, correct = _class_major_loss(model.loss_fn, scores, self.y, buf, P)
         return sums / self.n + self._penalty(C), correct / self.n
 
     def evaluate_naive(self, coords) -> tuple[np.ndarray, np.ndarray]:
@@ -180,3 +200,45 @@ class SurfaceEvaluator:
                                                     None))
             acc[i] = float(np.mean(np.argmax(scores, axis=1) == self.y))
         return loss, acc
+
+
+def _class_major_loss(loss_fn, S, y, buf, P):
+    """Per-point loss sums and correct counts from class-major scores ``S`` (P, C, N).
+
+    Reductions over the short class axis run as elementwise passes over long rows, and every
+    temporary lives in ``buf``. Accuracy follows ``argmax`` exactly (first maximum wins).
+    """
+    c, n = S.shape[1], S.shape[2]
+    rows = np.arange(n)
+    m, s, y_at, work = buf["m"][:P], buf["s"][:P], buf["y_at"][:P], buf["work"][:P]
+    np.max(S, axis=1, out=m)
+    np.take(S.reshape(P, c * n), y * n + rows, axis=1, out=y_at)  # the true class's score
+    if loss_fn.name == "softmax":
+        np.subtract(S, m[:, None, :], out=work)
+        np.exp(work, out=work)
+        np.sum(work, axis=1, out=s)
+        np.log(s, out=s)
+        s += m
+        s -= y_at  # -log softmax of the true class
+        sums = s.sum(axis=1, dtype=np.float64)
+    elif loss_fn.hinge == "weston-watkins":
+        np.subtract(S, y_at[:, None, :], out=work)
+        work += loss_fn.margin
+        np.maximum(work, 0, out=work)
+        # the true class contributes max(0, margin) to the sum above; take it out
+        sums = work.sum(axis=(1, 2), dtype=np.float64) - n * max(loss_fn.margin, 0.0)
+    else:  # Crammer-Singer: max over the other classes
+        np.copyto(work, S)
+        work.reshape(P, c * n)[:, y * n + rows] = -np.inf
+        np.max(work, axis=1, out=s)
+        s += loss_fn.margin
+        s -= y_at
+        np.maximum(s, 0, out=s)
+        sums = s.sum(axis=1, dtype=np.float64)
+    ok = y_at >= m
+    # a tie for the maximum: argmax takes the first index, which may not be the true class
+    ties = (S == m[:, None, :]).sum(axis=1) > 1
+    if ties.any():
+        p_idx, r_idx = np.nonzero(ties)
+        ok[p_idx, r_idx] = np.argmax(S[p_idx, :, r_idx], axis=1) == y[r_idx]
+    return sums, ok.sum(axis=1)

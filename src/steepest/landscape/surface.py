@@ -109,7 +109,13 @@ _WORKER: dict = {}
 
 
 def _init_worker(payload):
-    _WORKER["evaluator"] = SurfaceEvaluator(**payload)
+    # One BLAS thread per worker: the processes are the parallelism, and spinning BLAS
+    # threads of several processes on the same cores slow everything down badly.
+    from threadpoolctl import threadpool_limits
+
+    _WORKER["limits"] = threadpool_limits(limits=1)
+    if payload is not None:  # spawned: build it here; forked: inherited from the parent
+        _WORKER["evaluator"] = SurfaceEvaluator(**payload)
 
 
 def _run_chunk(args):
@@ -195,26 +201,24 @@ def compute(model, theta, X, y, d1, d2=None, coords=None, *, workers: int | None
 
 
 def _compute_local(payload, tasks, record, workers):
+    """Worker processes: forked on Linux (they start in milliseconds and inherit the data
+    without pickling it), spawned elsewhere (a script using them then needs the usual
+    ``if __name__ == "__main__":`` guard)."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    # one BLAS thread per worker process: the processes are the parallelism
-    saved = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-                                            "MKL_NUM_THREADS")}
-    os.environ.update({k: "1" for k in saved})
+    method = "fork" if "fork" in mp.get_all_start_methods() and os.name == "posix" else "spawn"
+    if method == "fork":  # build the shared products once, with all cores, before forking
+        _WORKER["evaluator"] = SurfaceEvaluator(**payload)
     try:
         with ProcessPoolExecutor(max_workers=min(workers, max(1, len(tasks))),
-                                 mp_context=mp.get_context("spawn"),
-                                 initializer=_init_worker, initargs=(payload,)) as pool:
+                                 mp_context=mp.get_context(method), initializer=_init_worker,
+                                 initargs=(None if method == "fork" else payload,)) as pool:
             futures = [pool.submit(_run_chunk, t) for t in tasks]
             for f in as_completed(futures):
                 record(*f.result())
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        _WORKER.pop("evaluator", None)
 
 
 def _compute_dask(address: str, payload, tasks, record):
