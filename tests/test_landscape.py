@@ -229,6 +229,11 @@ def test_cli_plane_line_interpolation_path(runs):
     assert res.exit_code == 0 and json.loads(res.stdout)["points"] == 7
     res = _landscape(str(runs / "a"), "--interpolate", str(runs / "b"), "--grid", "5")
     assert res.exit_code == 0, res.output
+    res = _landscape(str(runs / "a"), "--interpolate", "init", "--grid", "5")
+    assert res.exit_code == 0, res.output
+    surf = Surface.load(json.loads(res.stdout)["surface_file"])
+    ts = list(surf.x)  # t = 1 is the final weights: the lowest loss of the init-to-final line
+    assert surf.loss[ts.index(1.0)] < surf.loss[ts.index(0.0)]
     res = _landscape(str(runs / "a"), "--path", "--grid", "5", "--subset", "100")
     assert res.exit_code == 0, res.output
     assert Surface.load(json.loads(res.stdout)["surface_file"]).path_xy is not None

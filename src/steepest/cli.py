@@ -594,8 +594,9 @@ def _split_data(data, split: str, subset: int | None, seed: int):
 def landscape(
     run_dir: RunDir,
     line_: Annotated[bool, typer.Option("--line", help="a 1-D slice instead of a plane")] = False,
-    interpolate: Annotated[Path | None, typer.Option(
-        "--interpolate", help="another run: the line from this run's weights to its")] = None,
+    interpolate: Annotated[str | None, typer.Option(
+        "--interpolate", help="another run: the line from this run's weights to its; 'init': "
+        "from this run's initial weights (rebuilt from its seed) to its final ones")] = None,
     path: Annotated[bool, typer.Option(
         "--path", help="the PCA plane of the run's kept path (train --keep-path-every)")] = False,
     grid: Annotated[int, typer.Option("--grid", help="points per axis")] = 51,
@@ -609,6 +610,8 @@ def landscape(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     workers: Annotated[int | None, typer.Option(
         "--workers", help="local worker processes (default: one per core)")] = None,
+    memory_mb: Annotated[float, typer.Option(
+        "--memory-mb", help="memory budget of one evaluation chunk")] = 256.0,
     scheduler: Annotated[str | None, typer.Option(
         "--scheduler", help="a Dask scheduler address, tcp://host:port")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="output folder")] = None,
@@ -638,8 +641,10 @@ def landscape(
             holder["task"] = progress.add_task("points", total=total)
         progress.update(holder["task"], completed=done)
 
+    if memory_mb <= 0:
+        raise typer.BadParameter(f"--memory-mb must be positive, got {memory_mb:g}")
     kw = dict(workers=workers, scheduler=scheduler, on_progress=on_progress,
-              partial=out / "surface.partial.npz")
+              partial=out / "surface.partial.npz", memory_mb=memory_mb)
     with progress:
         if kind == "plane":
             surf = L.plane(model, theta, X, y, grid, _parse_span(span, (-1.0, 1.0)), norm,
@@ -647,7 +652,14 @@ def landscape(
         elif kind == "line":
             surf = L.line(model, theta, X, y, grid, _parse_span(span, (-1.0, 1.0)), norm,
                           include_bias, seed, **kw)
+        elif kind == "interpolation" and interpolate == "init":
+            # the initial weights are a deterministic function of the run's seed
+            start = model.init_params(cfg.train.seed)
+            surf = L.interpolation(model, start, theta, X, y, grid,
+                                   _parse_span(span, (-0.5, 1.5)), **kw)
+            surf.meta["from"] = "init"
         elif kind == "interpolation":
+            interpolate = Path(interpolate)
             _, _, other_model, other = load_run(interpolate)
             if other_model.layout != model.layout:
                 raise typer.BadParameter(
