@@ -787,6 +787,116 @@ def hessian(
         console.print(pt)
 
 
+# ----------------------------------------------------------------------------- tune
+@app.command()
+@boundary
+def tune(
+    space: Annotated[Path, typer.Option("--space", help="the search space (YAML)")],
+    config: ConfigOpt = None,
+    dataset: MaybeDataset = None,
+    data_dir: DataDir = None,
+    epochs: MaybeEpochs = None,
+    train_subset: Annotated[int | None, typer.Option("--train-subset")] = None,
+    trials: Annotated[int, typer.Option("--trials", help="training runs in all")] = 20,
+    sampler: Annotated[str, typer.Option("--sampler", help="random, grid, tpe, cmaes")] = "random",
+    pruner: Annotated[str, typer.Option(
+        "--pruner", help="none, median, halving, hyperband")] = "none",
+    stages: Annotated[int, typer.Option("--stages", help="coarse-to-fine stages")] = 1,
+    storage: Annotated[str | None, typer.Option(
+        "--storage", help="an Optuna storage URL or journal:PATH (default: SQLite file)")] = None,
+    study: Annotated[str | None, typer.Option("--study", help="the study's name")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="local worker processes")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="seed of the samplers and runs")] = 0,
+    heartbeat: Annotated[float, typer.Option(
+        "--heartbeat", help="seconds between trial heartbeats (relational storages)")] = 30.0,
+    out: Annotated[Path | None, typer.Option("--out", help="the study folder")] = None,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots")] = True,
+    as_json: JsonOpt = False,
+):
+    """Search hyperparameters with Optuna; every trial is a real training run."""
+    from rich.live import Live
+
+    from .tune import load_space, run_search
+
+    base = _config(config, _common(dataset, data_dir, None, epochs, None, seed,
+                                   data__train_subset=train_subset)).model_dump(mode="json")
+    space_ = load_space(space, base)
+    out = out or Path("runs") / f"tune-{study or space.stem}"
+    table_rows: list = []
+    state = {"counts": {}, "notes": []}
+
+    def render():
+        table = Table(title=f"trials ({sampler} sampler, {pruner} pruner)")
+        for col in ("#", "stage", "state", "val acc", *space_.names, "seconds"):
+            table.add_column(col)
+        for r in table_rows[-15:]:
+            value = "-" if r["value"] is None else f"{r['value']:.4f}"
+            if r["state"] == "PRUNED" and r.get("pruned_at_epoch"):
+                value = f"pruned @{r['pruned_at_epoch']}"
+            if r["state"] == "FAIL":
+                value = "failed"
+            params = [_short(r["params"].get(n)) for n in space_.names]
+            table.add_row(str(r["number"]), str(r["stage"]), r["state"], value, *params,
+                          "-" if r["seconds"] is None else f"{r['seconds']:.1f}")
+        c = state["counts"]
+        table.caption = (f"complete {c.get('COMPLETE', 0)}, pruned {c.get('PRUNED', 0)}, "
+                         f"failed {c.get('FAIL', 0)}, running {c.get('RUNNING', 0)}")
+        return table
+
+    live = Live(render(), console=err, refresh_per_second=4, transient=False,
+                redirect_stdout=False, redirect_stderr=False) if not as_json else None
+
+    def on_event(ev):
+        if ev["type"] == "trial":
+            table_rows.append(ev)
+            state["counts"] = ev["counts"]
+        elif ev["type"] == "narrow":
+            ranges = ", ".join(f"{k} [{v['low']:.3g}, {v['high']:.3g}]"
+                               for k, v in ev["space"].items() if "low" in v)
+            state["notes"].append(f"stage {ev['stage']}: narrowed around the best of "
+                                  f"{ev['from_trials']} completed trials of stage "
+                                  f"{ev['stage'] - 1}: {ranges}")
+            if live is not None:
+                live.console.print(f"[bold]{state['notes'][-1]}[/]")
+        if live is not None:
+            live.update(render())
+
+    if live is not None:
+        live.start()
+    try:
+        result = run_search(space_, base, out, trials=trials, sampler=sampler, pruner=pruner,
+                            stages=stages, storage=storage, study_name=study, workers=workers,
+                            seed=seed, on_event=on_event, heartbeat=heartbeat, plots=plots)
+    finally:
+        if live is not None:
+            live.stop()
+    summary = result.summary()
+    summary["narrowing"] = state["notes"]
+    if as_json:
+        _emit_json(summary)
+        return
+    best = Table(title=f"best trials of study {result.study_name!r}")
+    for col in ("#", "val acc", *space_.names):
+        best.add_column(col)
+    rows = [r for r in table_rows if r["state"] == "COMPLETE"]
+    for r in sorted(rows, key=lambda r: -r["value"])[:5]:
+        best.add_row(str(r["number"]), f"{r['value']:.4f}",
+                     *[_short(r["params"].get(n)) for n in space_.names])
+    console.print(best)
+    console.print(f"{result.trials} trials: {result.completed} complete, {result.pruned} pruned, "
+                  f"{result.failed} failed, {result.stale} stale, in {result.seconds:.1f} s")
+    if result.best_config:
+        console.print(f"best configuration: {result.best_config}  "
+                      f"(run it: steepest train --config {result.best_config})")
+    console.print(f"plots and trials.csv in {out}")
+
+
+def _short(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    return "-" if v is None else str(v)
+
+
 # ----------------------------------------------------------------------------- demo
 @app.command()
 @boundary

@@ -1,0 +1,376 @@
+"""Hyperparameter search on Optuna: each trial is a real training run.
+
+``run_search(space, base, study_dir, ...)`` creates (or continues) an Optuna study and runs
+``trials`` training runs, in this process or in ``workers`` local processes, all sharing one
+storage so that separate machines can join the same study with ``--storage URL --study NAME``.
+
+- Storage: a SQLite file ``study.db`` in the study folder by default; any SQLAlchemy URL Optuna
+  accepts (``postgresql://...``, ``mysql://...``); or a journal file (``journal:PATH`` or a path
+  ending in ``.log``/``.journal``). Relational storages keep a heartbeat, so a worker killed in
+  the middle of a trial leaves that trial marked FAIL once the grace period has passed; the
+  journal storage has no heartbeat in Optuna 5, so such a trial stays RUNNING and is reported
+  as stale.
+- Every trial trains through :func:`steepest.runs.train_run` into ``trials/trial-NNNN`` with
+  its own seed (the base seed plus the trial number) and reports the validation accuracy each
+  epoch, so pruners (median, successive halving, Hyperband) can stop hopeless runs. A run that
+  diverges or fails is recorded as FAIL with its reason and the search goes on.
+- ``trials`` is the study's total: a continued search runs only what is missing, and workers
+  on several machines sharing one study stop once it holds that many trials.
+- Coarse-to-fine: with ``stages`` > 1 the trials are split into stages; each later stage
+  narrows every numeric range to the span of the best trials of the stage before (widened by a
+  margin, in log space for log ranges) and continues the same study.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .._io import atomic_write_json, atomic_write_text
+from ..config import RunConfig, parse_config
+from ..errors import InputError
+from .space import SearchSpace, apply
+
+SAMPLERS = ("random", "grid", "tpe", "cmaes")
+PRUNERS = ("none", "median", "halving", "hyperband")
+FINISHED = ("COMPLETE", "PRUNED", "FAIL")
+
+
+class TrialFailed(Exception):
+    """A trial that trained but diverged (its reason is kept in the trial's attributes)."""
+
+
+@dataclass
+class SearchResult:
+    study_name: str
+    storage: str
+    study_dir: Path
+    best_value: float | None
+    best_params: dict
+    best_trial: int | None
+    best_config: Path | None
+    trials: int
+    completed: int
+    pruned: int
+    failed: int
+    stale: int
+    seconds: float
+    stages: list = field(default_factory=list)
+    plots: list = field(default_factory=list)
+
+    def summary(self) -> dict:
+        return {
+            "study": self.study_name, "storage": self.storage, "study_dir": str(self.study_dir),
+            "best_value": self.best_value, "best_params": self.best_params,
+            "best_trial": self.best_trial,
+            "best_config": None if self.best_config is None else str(self.best_config),
+            "trials": self.trials, "completed": self.completed, "pruned": self.pruned,
+            "failed": self.failed, "stale": self.stale, "seconds": self.seconds,
+            "stages": self.stages, "plots": [str(p) for p in self.plots],
+        }
+
+
+# ----------------------------------------------------------------------------- storage
+def storage_url(study_dir: Path, storage: str | None) -> str:
+    return storage or f"sqlite:///{(Path(study_dir) / 'study.db').resolve()}"
+
+
+def make_storage(url: str, heartbeat: float | None = 30.0):
+    """An Optuna storage for ``url``; raises InputError quickly when it cannot be reached."""
+    import optuna
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    if url.startswith("journal:") or url.endswith((".log", ".journal")):
+        from optuna.storages.journal import JournalFileBackend
+
+        path = Path(url.removeprefix("journal:"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    scheme = url.split(":", 1)[0]
+    connect = ({"timeout": 60} if scheme.startswith("sqlite")
+               else {"connect_timeout": 5} if scheme.startswith(("postgres", "mysql")) else {})
+    hb = {}
+    if heartbeat:
+        hb = {"heartbeat_interval": max(1, int(heartbeat)),
+              "grace_period": max(2, int(2 * heartbeat))}
+    try:
+        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": connect}, **hb)
+    except (SQLAlchemyError, ArgumentError, ValueError, ImportError, ModuleNotFoundError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError(f"cannot use the storage {url!r}: {first}") from None
+
+
+# ----------------------------------------------------------------------------- sampler/pruner
+def make_sampler(name: str, space: SearchSpace, seed: int | None, n_trials: int):
+    import optuna
+
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "grid":
+        return optuna.samplers.GridSampler(space.grid(), seed=seed)
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True,
+                                          n_startup_trials=max(2, min(10, n_trials // 4)))
+    if name == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=seed, n_startup_trials=max(1, n_trials // 10))
+    raise InputError(f"unknown sampler {name!r}; allowed: {', '.join(SAMPLERS)}")
+
+
+def make_pruner(name: str, epochs: int):
+    import optuna
+
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1)
+    if name == "halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(epochs, 2),
+                                              reduction_factor=3)
+    raise InputError(f"unknown pruner {name!r}; allowed: {', '.join(PRUNERS)}")
+
+
+# ----------------------------------------------------------------------------- objective
+def _objective(space: SearchSpace, base: dict, study_dir: Path, stage: int):
+    import optuna
+
+    from ..runs import train_run
+
+    def objective(trial):
+        values = space.suggest(trial)
+        cfg_dict = apply(base, values)
+        cfg_dict.setdefault("train", {})
+        cfg_dict["train"]["seed"] = int(base.get("train", {}).get("seed", 0)) + trial.number
+        trial.set_user_attr("stage", stage)
+        try:
+            cfg = parse_config(cfg_dict)
+        except InputError as e:
+            trial.set_user_attr("fail_reason", f"invalid configuration: {e}")
+            raise
+        run_dir = study_dir / "trials" / f"trial-{trial.number:04d}"
+        trial.set_user_attr("run_dir", str(run_dir))
+
+        def on_event(ev):
+            if ev["type"] == "epoch":
+                trial.report(ev["val_acc"], ev["epoch"])
+                if trial.should_prune():
+                    trial.set_user_attr("pruned_at_epoch", ev["epoch"])
+                    raise optuna.TrialPruned(f"pruned after epoch {ev['epoch']} "
+                                             f"(val_acc {ev['val_acc']:.4f})")
+
+        try:
+            result = train_run(cfg, run_dir, on_event=on_event, plots=False)
+        except optuna.TrialPruned:
+            raise
+        except Exception as e:  # recorded with its reason; the search goes on
+            trial.set_user_attr("fail_reason", f"{type(e).__name__}: {e}")
+            raise
+        trial.set_user_attr("epochs", result.epochs)
+        trial.set_user_attr("test_acc", result.test_acc)
+        trial.set_user_attr("train_acc", result.train_acc)
+        if result.status == "diverged":
+            trial.set_user_attr("fail_reason", result.message)
+            raise TrialFailed(result.message)
+        return result.val_acc
+
+    return objective
+
+
+def _worker(url, study_name, space, base, study_dir, stage, sampler, pruner, epochs, n_trials,
+            target, seed, blas, heartbeat):
+    """One local worker process: its own sampler and pruner, the shared storage."""
+    import optuna
+    from threadpoolctl import threadpool_limits
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with threadpool_limits(limits=blas):
+        storage = make_storage(url, heartbeat)
+        study = optuna.load_study(study_name=study_name, storage=storage,
+                                  sampler=make_sampler(sampler, space, seed, n_trials),
+                                  pruner=make_pruner(pruner, epochs))
+        study.optimize(_objective(space, base, Path(study_dir), stage), n_trials=n_trials,
+                       catch=(Exception,), callbacks=[_stop_at(target)])
+
+
+def _stop_at(target: int):
+    """Stop every worker of every machine once the study holds ``target`` trials in any state
+    (so machines that start together do not each run the whole budget)."""
+    import optuna
+
+    return optuna.study.MaxTrialsCallback(target, states=None)
+
+
+# ----------------------------------------------------------------------------- the search
+def _counts(study) -> dict:
+    counts = {s: 0 for s in (*FINISHED, "RUNNING", "WAITING")}
+    for t in study.get_trials(deepcopy=False):
+        counts[t.state.name] = counts.get(t.state.name, 0) + 1
+    return counts
+
+
+def _stage_trials(study, stage: int):
+    return [t for t in study.get_trials(deepcopy=False)
+            if t.user_attrs.get("stage") == stage and t.state.name in FINISHED]
+
+
+def _split(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+def run_search(space: SearchSpace, base: dict, study_dir: str | Path, *, trials: int = 20,
+               sampler: str = "random", pruner: str = "none", stages: int = 1,
+               storage: str | None = None, study_name: str | None = None, workers: int = 1,
+               seed: int = 0, on_event=None, heartbeat: float | None = 30.0,
+               top_fraction: float = 0.25, plots: bool = True) -> SearchResult:
+    """Run (or continue) the search; see the module docstring."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for name, value, allowed in (("sampler", sampler, SAMPLERS), ("pruner", pruner, PRUNERS)):
+        if value not in allowed:
+            raise InputError(f"unknown {name} {value!r}; allowed: {', '.join(allowed)}")
+    for name, value in (("trials", trials), ("stages", stages), ("workers", workers)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InputError(f"{name} must be a positive integer, got {value!r}")
+    if stages > trials:
+        raise InputError(f"cannot split {trials} trial(s) into {stages} stages")
+    base_cfg = parse_config(base)  # the base must be a valid run config on its own
+    epochs = base_cfg.train.epochs
+    study_dir = Path(study_dir)
+    study_dir.mkdir(parents=True, exist_ok=True)
+    url = storage_url(study_dir, storage)
+    study_name = study_name or study_dir.name
+    store = make_storage(url, heartbeat)
+    study = optuna.create_study(study_name=study_name, storage=store, direction="maximize",
+                                load_if_exists=True)
+    emit = on_event or (lambda ev: None)
+    start = time.perf_counter()
+    stage_info, current = [], space
+    quotas = _split(trials, stages)
+    target = 0
+    for stage, quota in enumerate(quotas, start=1):
+        target += quota
+        if stage > 1:
+            previous = [t for t in _stage_trials(study, stage - 1)
+                        if t.state.name == "COMPLETE"]
+            if previous:
+                previous.sort(key=lambda t: t.value, reverse=True)
+                k = max(2, math.ceil(top_fraction * len(previous)))
+                best = [space.decode(t.params) for t in previous[:k]]
+                current = current.narrowed(best)
+            emit({"type": "narrow", "stage": stage, "from_trials": len(previous),
+                  "space": current.to_dict()})
+        done = len(_stage_trials(study, stage))
+        todo = max(0, quota - done)
+        stage_info.append({"stage": stage, "trials": quota, "resumed": done,
+                           "space": current.to_dict()})
+        emit({"type": "stage", "stage": stage, "trials": quota, "resumed": done,
+              "space": current.to_dict()})
+        if todo == 0:
+            continue
+        if workers == 1:
+            study.sampler = make_sampler(sampler, current, seed + stage, todo)
+            study.pruner = make_pruner(pruner, epochs)
+
+            def callback(st, trial):
+                emit({"type": "trial", **_trial_row(trial), "counts": _counts(st)})
+
+            study.optimize(_objective(current, base, study_dir, stage), n_trials=todo,
+                           catch=(Exception,), callbacks=[callback, _stop_at(target)])
+        else:
+            _run_workers(url, study, study_name, current, base, study_dir, stage, sampler,
+                         pruner, epochs, todo, target, seed, workers, heartbeat, emit)
+    seconds = time.perf_counter() - start
+    return _finish(study, space, base, study_dir, url, stage_info, seconds, plots)
+
+
+def _run_workers(url, study, study_name, space, base, study_dir, stage, sampler, pruner, epochs,
+                 todo, target, seed, workers, heartbeat, emit):
+    import multiprocessing as mp
+
+    blas = max(1, (os.cpu_count() or 1) // workers)
+    ctx = mp.get_context("fork" if os.name == "posix" else "spawn")
+    procs = []
+    for i, n in enumerate(_split(todo, workers)):
+        if n == 0:
+            continue
+        p = ctx.Process(target=_worker, args=(url, study_name, space, base, str(study_dir),
+                                              stage, sampler, pruner, epochs, n, target,
+                                              seed + 1000 * stage + i, blas, heartbeat))
+        p.start()
+        procs.append(p)
+    seen: set[int] = set()
+    while True:
+        alive = any(p.is_alive() for p in procs)
+        for t in study.get_trials(deepcopy=False):
+            if t.state.name in FINISHED and t.number not in seen:
+                seen.add(t.number)
+                emit({"type": "trial", **_trial_row(t), "counts": _counts(study)})
+        if not alive:
+            break
+        time.sleep(0.5)
+    for p in procs:
+        p.join()
+        if p.exitcode not in (0, None):
+            emit({"type": "worker_exit", "exitcode": p.exitcode})
+
+
+def _trial_row(t) -> dict:
+    return {
+        "number": t.number, "state": t.state.name, "value": t.value,
+        "params": dict(t.params), "stage": t.user_attrs.get("stage"),
+        "reason": t.user_attrs.get("fail_reason"),
+        "pruned_at_epoch": t.user_attrs.get("pruned_at_epoch"),
+        "seconds": (t.duration.total_seconds() if t.duration is not None else None),
+        "run_dir": t.user_attrs.get("run_dir"),
+    }
+
+
+def _finish(study, space, base, study_dir, url, stage_info, seconds, plots) -> SearchResult:
+    counts = _counts(study)
+    all_trials = study.get_trials(deepcopy=False)
+    rows = [_trial_row(t) for t in all_trials]
+    best = None
+    completed = [t for t in all_trials if t.state.name == "COMPLETE"]
+    best_config = None
+    if completed:
+        best = max(completed, key=lambda t: t.value)
+        cfg_file = Path(best.user_attrs["run_dir"]) / "config.yaml"
+        if cfg_file.exists():
+            text = cfg_file.read_text()
+        else:  # the run folder is on another machine: rebuild it from the parameters
+            cfg = apply(base, space.decode(best.params))
+            text = RunConfig.model_validate(cfg).to_yaml()
+        best_config = atomic_write_text(study_dir / "best_config.yaml", text)
+    cols = ["number", "state", "value", "stage", "seconds", "reason", "run_dir"]
+    names = space.names
+    lines = [",".join(cols + names)]
+    for r in rows:
+        cells = [str(r[c]) if r[c] is not None else "" for c in cols]
+        cells = [c.replace(",", ";") for c in cells]
+        cells += [str(r["params"].get(n, "")).replace(",", ";") for n in names]
+        lines.append(",".join(cells))
+    atomic_write_text(study_dir / "trials.csv", "\n".join(lines) + "\n")
+    written = []
+    if plots:
+        from .plots import plot_search
+
+        written = plot_search(study, study_dir / "plots", space.log_params)
+    result = SearchResult(
+        study_name=study.study_name, storage=url, study_dir=study_dir,
+        best_value=None if best is None else float(best.value),
+        best_params={} if best is None else space.decode(dict(best.params)),
+        best_trial=None if best is None else best.number, best_config=best_config,
+        trials=sum(counts[s] for s in FINISHED), completed=counts["COMPLETE"],
+        pruned=counts["PRUNED"], failed=counts["FAIL"], stale=counts["RUNNING"],
+        seconds=seconds, stages=stage_info, plots=written,
+    )
+    atomic_write_json(study_dir / "summary.json", result.summary())
+    return result
