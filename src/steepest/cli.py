@@ -814,10 +814,12 @@ def tune(
     as_json: JsonOpt = False,
 ):
     """Search hyperparameters with Optuna; every trial is a real training run."""
+    import optuna
     from rich.live import Live
 
     from .tune import load_space, run_search
 
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failed trials keep their reason
     base = _config(config, _common(dataset, data_dir, None, epochs, None, seed,
                                    data__train_subset=train_subset)).model_dump(mode="json")
     space_ = load_space(space, base)

@@ -189,7 +189,7 @@ def _worker(url, study_name, space, base, study_dir, stage, sampler, pruner, epo
     import optuna
     from threadpoolctl import threadpool_limits
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # our process: reasons are recorded
     with threadpool_limits(limits=blas):
         storage = make_storage(url, heartbeat)
         study = optuna.load_study(study_name=study_name, storage=storage,
@@ -232,7 +232,6 @@ def run_search(space: SearchSpace, base: dict, study_dir: str | Path, *, trials:
     """Run (or continue) the search; see the module docstring."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     for name, value, allowed in (("sampler", sampler, SAMPLERS), ("pruner", pruner, PRUNERS)):
         if value not in allowed:
             raise InputError(f"unknown {name} {value!r}; allowed: {', '.join(allowed)}")
