@@ -141,8 +141,18 @@ def _stages(trials: list[_Trial]) -> list:
     return seen if len(seen) > 1 else []
 
 
+def _completed(trials: Iterable[_Trial]) -> list[_Trial]:
+    """Completed trials that have a value."""
+    return [t for t in trials if t.state == "complete" and t.value is not None]
+
+
+def _pruned_with_value(trials: Iterable[_Trial]) -> list[_Trial]:
+    """Pruned trials that reported a value (their last intermediate one)."""
+    return [t for t in trials if t.state == "pruned" and t.value is not None]
+
+
 def _best(trials: Iterable[_Trial], maximize: bool) -> _Trial | None:
-    done = [t for t in trials if t.state == "complete" and t.value is not None]
+    done = _completed(trials)
     if not done:
         return None
     pick = max if maximize else min
@@ -267,8 +277,8 @@ def plot_history(study, path) -> Path | None:
     if read is None:
         return None
     trials, maximize = read
-    done = [t for t in trials if t.state == "complete" and t.value is not None]
-    pruned = [t for t in trials if t.state == "pruned" and t.value is not None]
+    done = _completed(trials)
+    pruned = _pruned_with_value(trials)
     failed = [t for t in trials if t.state == "fail"]
     running = [t for t in trials if t.state in ("running", "waiting")]
     if not done and not pruned:
@@ -343,8 +353,8 @@ def plot_params(study, path, log_params: Mapping[str, bool] | None = None) -> Pa
     if read is None:
         return None
     trials, maximize = read
-    done = [t for t in trials if t.state == "complete" and t.value is not None]
-    pruned = [t for t in trials if t.state == "pruned" and t.value is not None]
+    done = _completed(trials)
+    pruned = _pruned_with_value(trials)
     if not done:
         return None
     shown = done + pruned
@@ -450,7 +460,7 @@ def plot_lr_reg(study, path, lr: str = "optim.lr", reg: str = "model.reg",
         return (_number(t.params.get(lr)) is not None
                 and _number(t.params.get(reg)) is not None)
 
-    done = [t for t in trials if t.state == "complete" and t.value is not None and both(t)]
+    done = [t for t in _completed(trials) if both(t)]
     pruned = [t for t in trials if t.state == "pruned" and both(t)]
     if not done:
         return None
@@ -545,7 +555,7 @@ def plot_importances(study, path, evaluator=None) -> Path | None:
     if read is None:
         return None
     trials, _ = read
-    done = [t for t in trials if t.state == "complete" and t.value is not None]
+    done = _completed(trials)
     if len(done) < 2:
         return None
     names = {n for t in done for n in t.params}
