@@ -211,7 +211,8 @@ def test_sigkilled_worker_leaves_a_readable_study(tmp_path):
 
 def test_cli_tune_json(tmp_path):
     (tmp_path / "space.yaml").write_text(yaml.safe_dump(LR_REG))
-    (tmp_path / "base.yaml").write_text(yaml.safe_dump(BASE))
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump({**BASE, "train": {"epochs": 3,
+                                                                          "seed": 7}}))
     result = runner.invoke(app, ["tune", "--space", str(tmp_path / "space.yaml"), "--config",
                                  str(tmp_path / "base.yaml"), "--trials", "3", "--out",
                                  str(tmp_path / "study"), "--json"])
@@ -220,6 +221,8 @@ def test_cli_tune_json(tmp_path):
     for key in ("best_value", "best_params", "trials", "pruned", "failed", "seconds"):
         assert key in out
     assert out["trials"] == 3 and set(out["best_params"]) == set(LR_REG)
+    cfg = yaml.safe_load(Path(out["best_config"]).read_text())
+    assert cfg["train"]["seed"] == 7 + out["best_trial"]  # the config's seed, not a default
     bad = runner.invoke(app, ["tune", "--space", str(tmp_path / "space.yaml"), "--sampler",
                               "bayes", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "unknown sampler 'bayes'" in bad.output

@@ -806,7 +806,8 @@ def tune(
         "--storage", help="an Optuna storage URL or journal:PATH (default: SQLite file)")] = None,
     study: Annotated[str | None, typer.Option("--study", help="the study's name")] = None,
     workers: Annotated[int, typer.Option("--workers", help="local worker processes")] = 1,
-    seed: Annotated[int, typer.Option("--seed", help="seed of the samplers and runs")] = 0,
+    seed: Annotated[int | None, typer.Option(
+        "--seed", help="seed of the samplers and runs (default: the config's, or 0)")] = None,
     heartbeat: Annotated[float, typer.Option(
         "--heartbeat", help="seconds between trial heartbeats (relational storages)")] = 30.0,
     out: Annotated[Path | None, typer.Option("--out", help="the study folder")] = None,
@@ -868,7 +869,8 @@ def tune(
     try:
         result = run_search(space_, base, out, trials=trials, sampler=sampler, pruner=pruner,
                             stages=stages, storage=storage, study_name=study, workers=workers,
-                            seed=seed, on_event=on_event, heartbeat=heartbeat, plots=plots)
+                            seed=base["train"]["seed"], on_event=on_event, heartbeat=heartbeat,
+                            plots=plots)
     finally:
         if live is not None:
             live.stop()
