@@ -30,9 +30,12 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
+# The benchmarks of docs/benchmarks.md (MNIST from $$STEEPEST_MNIST_DIR, else ../shared/data/mnist).
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/gradcheck.py
-	$(BIN)/python bench/train.py
+	STEEPEST_MNIST_DIR=$${STEEPEST_MNIST_DIR:-../shared/data/mnist} $(BIN)/python bench/train.py
+	STEEPEST_MNIST_DIR=$${STEEPEST_MNIST_DIR:-../shared/data/mnist} $(BIN)/python bench/landscape.py
+	STEEPEST_MNIST_DIR=$${STEEPEST_MNIST_DIR:-../shared/data/mnist} $(BIN)/python bench/tune.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
