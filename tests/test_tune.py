@@ -178,7 +178,7 @@ def test_sigkilled_worker_leaves_a_readable_study(tmp_path):
     (tmp_path / "space.yaml").write_text(yaml.safe_dump(LR_REG))
     url = f"sqlite:///{tmp_path / 'study.db'}"
     cmd = [sys.executable, "-m", "steepest.cli", "tune", "--space", str(tmp_path / "space.yaml"),
-           "--trials", "3", "--epochs", "60", "--storage", url, "--study", "kill",
+           "--trials", "3", "--epochs", "400", "--storage", url, "--study", "kill",
            "--heartbeat", "1", "--no-plots", "--json"]
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     victim = subprocess.Popen([*cmd, "--out", str(tmp_path / "a")], env=env,
@@ -192,6 +192,9 @@ def test_sigkilled_worker_leaves_a_readable_study(tmp_path):
                        if t.state.name == "RUNNING"]
         except Exception:  # the study may not exist yet
             running = []
+    # Optuna creates the trial (RUNNING) just before its first heartbeat: kill after one beat
+    time.sleep(1.5)
+    assert victim.poll() is None, "the first worker finished before it could be killed"
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
     assert running, "the first worker never started a trial"

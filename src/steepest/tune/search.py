@@ -7,9 +7,10 @@ storage so that separate machines can join the same study with ``--storage URL -
 - Storage: a SQLite file ``study.db`` in the study folder by default; any SQLAlchemy URL Optuna
   accepts (``postgresql://...``, ``mysql://...``); or a journal file (``journal:PATH`` or a path
   ending in ``.log``/``.journal``). Relational storages keep a heartbeat, so a worker killed in
-  the middle of a trial leaves that trial marked FAIL once the grace period has passed; the
-  journal storage has no heartbeat in Optuna 5, so such a trial stays RUNNING and is reported
-  as stale.
+  the middle of a trial leaves that trial marked FAIL once the grace period has passed (when
+  the next trial of any worker starts); a worker killed before its trial's first heartbeat, and
+  any killed worker on the journal storage (no heartbeat in Optuna 5), leaves the trial
+  RUNNING, reported as stale.
 - Every trial trains through :func:`steepest.runs.train_run` into ``trials/trial-NNNN`` with
   its own seed (the base seed plus the trial number) and reports the validation accuracy each
   epoch, so pruners (median, successive halving, Hyperband) can stop hopeless runs. A run that
