@@ -229,11 +229,15 @@ class Model:
         return Context(train=bool(train), rng=rng, buffers=buffers, update_stats=update_stats)
 
     # ----------------------------------------------------------------- core passes
+    def _views(self, vec, i: int) -> dict[str, np.ndarray]:
+        """Layer ``i``'s tensors as views into a flat vector (theta or a gradient)."""
+        return {name: vec[a:b].reshape(shape) for name, a, b, shape in self._slots[i]}
+
     def _forward(self, theta, X, ctx):
         caches = []
         h = X
-        for layer, slots in zip(self.net.layers, self._slots):
-            p = {name: theta[a:b].reshape(shape) for name, a, b, shape in slots}
+        for i, layer in enumerate(self.net.layers):
+            p = self._views(theta, i)
             h, cache = layer.forward(h, p, ctx)
             caches.append(cache)
         return h, caches
@@ -242,9 +246,8 @@ class Model:
         d = dscores
         last = len(self.net.layers) - 1
         for i in range(last, -1, -1):
-            layer, slots = self.net.layers[i], self._slots[i]
-            p = {name: theta[a:b].reshape(shape) for name, a, b, shape in slots}
-            g = {name: grad[a:b].reshape(shape) for name, a, b, shape in slots}
+            layer = self.net.layers[i]
+            p, g = self._views(theta, i), self._views(grad, i)
             # The input gradient of the first layer is never needed: skip that product.
             d = layer.backward(d, caches[i], p, g, need_dx=i > 0)
 
@@ -264,8 +267,8 @@ class Model:
     def _record(self, theta, X, y, ctx) -> Record:
         inputs, outputs, caches, kinks = [], [], [], []
         h = X
-        for layer, slots in zip(self.net.layers, self._slots):
-            p = {name: theta[a:b].reshape(shape) for name, a, b, shape in slots}
+        for i, layer in enumerate(self.net.layers):
+            p = self._views(theta, i)
             inputs.append(h)
             h, cache = layer.forward(h, p, ctx)
             outputs.append(h)
@@ -281,7 +284,7 @@ class Model:
         spec = self.layout[name]
         i, local = self._owner[name]
         layers = self.net.layers
-        p = {n: theta[a:b].reshape(shape) for n, a, b, shape in self._slots[i]}
+        p = self._views(theta, i)
         delta = np.asarray(delta, dtype=theta.dtype).reshape(spec.shape)
         ctx.masks = {layer.name: c for layer, c in zip(layers, rec.caches)
                      if layer.kind == "dropout" and c is not None}
@@ -296,7 +299,7 @@ class Model:
         values, crossed = [], False
         for sign, h in zip((1.0, -1.0), outs):
             for j in range(i + 1, len(layers)):
-                q = {n: theta[a:b].reshape(shape) for n, a, b, shape in self._slots[j]}
+                q = self._views(theta, j)
                 h, cache = layers[j].forward(h, q, ctx)
                 state = layers[j].kinks(cache)
                 if state is not None and not np.array_equal(state, rec.kinks[j]):
@@ -361,8 +364,8 @@ class Model:
         theta, X, _ = self._check(theta, X)
         ctx = self._context(train, rng, False)
         out, h = [], X
-        for layer, slots in zip(self.net.layers, self._slots):
-            p = {name: theta[a:b].reshape(shape) for name, a, b, shape in slots}
+        for i, layer in enumerate(self.net.layers):
+            p = self._views(theta, i)
             h, _ = layer.forward(h, p, ctx)
             out.append((layer.name, layer.kind, h))
         return out
