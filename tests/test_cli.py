@@ -61,8 +61,9 @@ def test_data_info_json(tmp_path):
         (["gradcheck", "--activation", "swish"], "unknown activation 'swish'"),
         (["gradcheck", "--mode", "slow"], "unknown gradcheck mode 'slow'"),
         (["gradcheck", "--dataset", "imagenet"], "imagenet"),
-        (["gradcheck", "--dropout", "1.5"], "dropout keep-probability must be in (0, 1]"),
-        (["gradcheck", "--hidden", "0"], "sizes[1] must be a positive integer"),
+        (["gradcheck", "--dropout", "1.5"], "model.dropout: Input should be less than or equal "
+                                            "to 1 (got 1.5)"),
+        (["gradcheck", "--hidden", "0"], "model.hidden.0: Input should be greater than 0"),
         (["inspect", "--loss", "hinge"], "unknown loss 'hinge'"),
         (["data", "info", "svhn"], "svhn"),
     ],
@@ -103,7 +104,7 @@ def test_initial_report_sees_dead_units_and_regularization(rng):
     model.params(theta)["fc1.b"][:4] = -100.0  # four units that no input can switch on
     X, y = rng.standard_normal((50, 5)), rng.integers(0, 3, 50)
     report = initial_report(model, theta, X, y)
-    relu = next(row for row in report["layers"] if row["kind"] == "relu")
+    relu = next(row for row in report.layers if row["kind"] == "relu")
     assert relu["dead_fraction"] == 0.5
     W = [model.params(theta)[n] for n in ("fc1.W", "fc2.W")]
-    assert report["reg_loss"] == pytest.approx(0.1 * sum(np.sum(w * w) for w in W))
+    assert report.reg_loss == pytest.approx(0.1 * sum(np.sum(w * w) for w in W))

@@ -1,5 +1,6 @@
 """Curvature tools against quadratics with known spectra, dense Hessians and PyTorch."""
 
+import io
 import json
 
 import numpy as np
@@ -9,7 +10,13 @@ from scipy.sparse.linalg import aslinearoperator, eigsh
 import steepest
 from steepest.errors import InputError
 from steepest.landscape.curvature import (
+    Conditioning,
+    CurvaturePath,
+    CurvatureReport,
+    Extremes,
     HessianOperator,
+    Spectrum,
+    TraceEstimate,
     condition_from_extremes,
     condition_number,
     curvature_along_path,
@@ -69,7 +76,7 @@ def tanh_problem():
     theta = model.init_params(3)
     X = rng.standard_normal((24, 5))
     y = rng.integers(0, 3, 24)
-    obj = model.objective(X, y, train=False)
+    obj = model.bind(X, y, train=False)
     H = dense_hessian(obj, theta, symmetrize=False)
     return model, theta, X, y, obj, H
 
@@ -115,54 +122,62 @@ def test_top_eigenvalues_of_a_quadratic(pd_quad):
     largest = np.sort(q.lams)[::-1]
     for kwargs in ({"fun_or_op": q}, {"hvp_fn": q.hvp_fn}):
         res = top_eigenvalues(theta=q.theta, k=3, return_eigenvectors=True, **kwargs)
-        assert res["converged"] and res["n_hvp"] > 0 and res["k"] == 3
-        assert np.allclose(res["eigenvalues"], largest[:3], rtol=1e-6, atol=0)
-        assert np.all(np.diff(res["eigenvalues"]) < 0)  # descending
-        U = res["eigenvectors"]
+        assert res.converged and res.n_hvp > 0 and res.k == 3
+        assert np.allclose(res.eigenvalues, largest[:3], rtol=1e-6, atol=0)
+        assert np.all(np.diff(res.eigenvalues) < 0)  # descending
+        U = res.eigenvectors
         assert U.shape == (q.n, 3)
-        assert np.allclose(q.A @ U, U * res["eigenvalues"], atol=1e-5)
-    assert res["exact"] and res["eigenvectors"] is not None
-    assert top_eigenvalues(q, q.theta, k=2)["eigenvectors"] is None
+        assert np.allclose(q.A @ U, U * res.eigenvalues, atol=1e-5)
+    assert res.exact and res.eigenvectors is not None
+    assert isinstance(res, Spectrum) and res.which == "LA"
+    as_dict = res.to_dict()
+    assert "eigenvectors" not in as_dict and as_dict["eigenvalues"] == res.eigenvalues.tolist()
+    json.dumps(as_dict, allow_nan=False)
+    assert top_eigenvalues(q, q.theta, k=2).eigenvectors is None
 
 
 def test_which_orders_and_linear_operator_input(indef_quad):
     q = indef_quad
     op = aslinearoperator(q.A)
-    sa = top_eigenvalues(op, k=2, which="SA")["eigenvalues"]
+    sa = top_eigenvalues(op, k=2, which="SA").eigenvalues
     assert np.allclose(sa, [-3.0, -0.4], rtol=1e-6)
-    lm = top_eigenvalues(op, k=3, which="LM")["eigenvalues"]
+    lm = top_eigenvalues(op, k=3, which="LM").eigenvalues
     assert np.allclose(lm, [12.0, 9.0, 7.5], rtol=1e-6)
-    lm4 = top_eigenvalues(q, q.theta, k=5, which="LM")["eigenvalues"]
+    lm4 = top_eigenvalues(q, q.theta, k=5, which="LM").eigenvalues
     assert np.allclose(lm4, [12.0, 9.0, 7.5, 5.0, -3.0], rtol=1e-6)
 
 
 def test_extreme_eigenvalues_include_the_negative_bottom(indef_quad):
     q = indef_quad
     res = extreme_eigenvalues(q, q.theta, k=3, return_eigenvectors=True)
-    assert np.allclose(res["top"], [12.0, 9.0, 7.5], rtol=1e-6)
-    assert res["bottom"] == pytest.approx(-3.0, rel=1e-6)
-    u = res["bottom_vector"]
+    assert np.allclose(res.top, [12.0, 9.0, 7.5], rtol=1e-6)
+    assert res.bottom == pytest.approx(-3.0, rel=1e-6)
+    u = res.bottom_vector
     assert np.allclose(q.A @ u, -3.0 * u, atol=1e-5)
-    assert res["top_vectors"].shape == (q.n, 3) and res["converged"]
+    assert res.top_vectors.shape == (q.n, 3) and res.converged
+    assert isinstance(res, Extremes) and not res.exact
+    assert set(res.to_dict()) == {"top", "bottom", "n_hvp", "converged", "exact"}
+    plain = extreme_eigenvalues(q, q.theta, k=3)
+    assert plain.top_vectors is None and plain.bottom_vector is None
 
 
 def test_condition_number_positive_definite(pd_quad):
     q = pd_quad
     for kwargs in ({"fun_or_op": q}, {"hvp_fn": q.hvp_fn}):
         info = condition_number(theta=q.theta, **kwargs)
-        assert info["positive_definite"] and not info["indefinite"]
-        assert info["definiteness"] == "positive definite"
-        assert info["condition_number"] == pytest.approx(10.0 / 0.5, rel=1e-6)
-        assert info["max_stable_step"] == pytest.approx(2.0 / 10.0, rel=1e-6)
-        assert info["optimal_gd_step"] == pytest.approx(2.0 / 10.5, rel=1e-6)
-        assert info["n_hvp"] > 0 and info["converged"]
+        assert info.positive_definite and not info.indefinite
+        assert info.definiteness == "positive definite"
+        assert info.condition_number == pytest.approx(10.0 / 0.5, rel=1e-6)
+        assert info.max_stable_step == pytest.approx(2.0 / 10.0, rel=1e-6)
+        assert info.optimal_gd_step == pytest.approx(2.0 / 10.5, rel=1e-6)
+        assert info.n_hvp > 0 and info.converged
 
 
 def test_max_stable_step_separates_convergence_from_divergence(pd_quad):
     q = pd_quad
     info = condition_number(None, q.theta, hvp_fn=q.hvp_fn)
     for factor, stable in ((0.98, True), (1.02, False)):
-        lr = factor * info["max_stable_step"]
+        lr = factor * info.max_stable_step
         theta = q.theta.copy()
         for _ in range(400):
             theta -= lr * q(theta)[1]
@@ -172,27 +187,30 @@ def test_max_stable_step_separates_convergence_from_divergence(pd_quad):
 def test_condition_number_indefinite_is_inf_with_signed_extremes(indef_quad):
     q = indef_quad
     info = condition_number(q, q.theta)
-    assert info["condition_number"] == float("inf")
-    assert info["indefinite"] and info["definiteness"] == "indefinite"
-    assert not info["positive_definite"]
-    assert info["lambda_max"] == pytest.approx(12.0, rel=1e-6)
-    assert info["lambda_min"] == pytest.approx(-3.0, rel=1e-6)
-    assert info["max_stable_step"] == pytest.approx(2.0 / 12.0, rel=1e-6)
-    assert info["heavy_ball_momentum"] is None
+    assert info.condition_number == float("inf")
+    assert info.indefinite and info.definiteness == "indefinite"
+    assert not info.positive_definite
+    assert info.lambda_max == pytest.approx(12.0, rel=1e-6)
+    assert info.lambda_min == pytest.approx(-3.0, rel=1e-6)
+    assert info.max_stable_step == pytest.approx(2.0 / 12.0, rel=1e-6)
+    assert info.heavy_ball_momentum is None
 
 
 def test_condition_from_extremes_classifies():
-    assert condition_from_extremes(4.0, 1.0)["condition_number"] == 4.0
+    four = condition_from_extremes(4.0, 1.0)
+    assert isinstance(four, Conditioning) and four.condition_number == 4.0
+    assert four.n_hvp is None and four.converged is None
+    assert four.to_dict()["optimal_gd_step"] == pytest.approx(2.0 / 5.0)
     hb = condition_from_extremes(100.0, 1.0)
-    assert hb["heavy_ball_momentum"] == pytest.approx((9 / 11) ** 2)
-    assert hb["heavy_ball_contraction"] == pytest.approx(9 / 11)
-    assert hb["gd_contraction"] == pytest.approx(99 / 101)
+    assert hb.heavy_ball_momentum == pytest.approx((9 / 11) ** 2)
+    assert hb.heavy_ball_contraction == pytest.approx(9 / 11)
+    assert hb.gd_contraction == pytest.approx(99 / 101)
     semi = condition_from_extremes(5.0, -1e-12)
-    assert semi["definiteness"] == "positive semidefinite" and not semi["indefinite"]
-    assert semi["condition_number"] == float("inf")
-    assert condition_from_extremes(5.0, -1e-12, zero_tol=0)["indefinite"]
+    assert semi.definiteness == "positive semidefinite" and not semi.indefinite
+    assert semi.condition_number == float("inf")
+    assert condition_from_extremes(5.0, -1e-12, zero_tol=0).indefinite
     neg = condition_from_extremes(-1.0, -2.0)
-    assert neg["definiteness"] == "negative definite" and neg["max_stable_step"] is None
+    assert neg.definiteness == "negative definite" and neg.max_stable_step is None
     with pytest.raises(InputError, match="lambda_min"):
         condition_from_extremes(1.0, 2.0)
 
@@ -200,75 +218,92 @@ def test_condition_from_extremes_classifies():
 def test_hutchinson_trace_within_three_standard_errors(indef_quad):
     q = indef_quad
     res = hutchinson_trace(q, q.theta, n_samples=200, seed=3)
-    assert res["n_samples"] == 200 and res["samples"].shape == (200,)
-    assert res["n_hvp"] == 200 and res["trace"] == pytest.approx(res["samples"].mean())
-    assert abs(res["trace"] - q.lams.sum()) < 3 * res["stderr"]
-    assert res["stderr"] > 0
+    assert res.n_samples == 200 and res.samples.shape == (200,)
+    assert res.n_hvp == 200 and res.trace == pytest.approx(res.samples.mean())
+    assert abs(res.trace - q.lams.sum()) < 3 * res.stderr
+    assert res.stderr > 0
 
 
 def test_hutchinson_is_unbiased_with_the_predicted_variance(indef_quad):
     q = indef_quad
     m = 4000
     res = hutchinson_trace(None, q.theta, n_samples=m, seed=11, hvp_fn=q.hvp_fn)
-    assert res["exact"]
+    assert res.exact
     # Rademacher: Var(z^T A z) = 2 (||A||_F^2 - sum A_ii^2)
     var = 2.0 * (np.sum(q.A**2) - np.sum(np.diag(q.A) ** 2))
     se = np.sqrt(var / m)
-    assert abs(res["trace"] - q.lams.sum()) < 3.5 * se
-    assert res["stderr"] == pytest.approx(se, rel=0.1)
+    assert abs(res.trace - q.lams.sum()) < 3.5 * se
+    assert res.stderr == pytest.approx(se, rel=0.1)
 
 
 def test_hutchinson_is_exact_for_a_diagonal_hessian():
     lams = np.array([-1.0, 0.5, 2.0, 3.25, 7.0])
     fun = lambda t: (0.5 * float(t @ (lams * t)), lams * t)  # noqa: E731
     res = hutchinson_trace(fun, np.ones(5), n_samples=8)
-    assert np.allclose(res["samples"], lams.sum(), rtol=1e-9)
+    assert np.allclose(res.samples, lams.sum(), rtol=1e-9)
     exact = hutchinson_trace(None, np.ones(5), n_samples=8, hvp_fn=lambda v: lams * v)
-    assert np.all(exact["samples"] == lams.sum()) and exact["stderr"] == 0.0
+    assert np.all(exact.samples == lams.sum()) and exact.stderr == 0.0
 
 
 def test_report_on_a_quadratic_is_json_able(indef_quad):
     q = indef_quad
     rep = curvature_report(q, q.theta, top=3, trace=True, n_samples=40)
-    text = json.dumps(rep)  # plain floats / lists / None (inf as Infinity)
-    assert json.loads(text)["n_params"] == q.n
-    assert np.allclose(rep["eigenvalues"], [12.0, 9.0, 7.5], rtol=1e-6)
-    assert rep["bottom_eigenvalue"] == pytest.approx(-3.0, rel=1e-6)
-    assert rep["condition"]["indefinite"] and rep["condition"]["condition_number"] == np.inf
-    assert abs(rep["trace"]["estimate"] - q.lams.sum()) < 3 * rep["trace"]["stderr"]
-    assert rep["loss"] == pytest.approx(q(q.theta)[0])
-    assert rep["grad_norm"] == pytest.approx(np.linalg.norm(q(q.theta)[1]))
-    assert rep["n_hvp"] > 40 and rep["n_grad_evals"] == 2 * rep["n_hvp"] + 1
-    assert rep["seconds"] >= 0 and rep["step"] > 0 and not rep["exact"]
+    assert isinstance(rep, CurvatureReport) and isinstance(rep.condition, Conditioning)
+    text = json.dumps(rep.to_dict(), allow_nan=False)  # plain floats / lists / None
+    back = json.loads(text)
+    assert back["n_params"] == q.n
+    assert back["condition"]["condition_number"] is None  # inf: not positive definite
+    assert back["condition"]["definiteness"] == "indefinite"
+    assert back["trace"]["trace"] == rep.trace.trace and "samples" not in back["trace"]
+    assert isinstance(rep.eigenvalues, tuple)
+    assert np.allclose(rep.eigenvalues, [12.0, 9.0, 7.5], rtol=1e-6)
+    assert rep.bottom_eigenvalue == pytest.approx(-3.0, rel=1e-6)
+    assert rep.condition.indefinite and rep.condition.condition_number == np.inf
+    assert isinstance(rep.trace, TraceEstimate) and rep.trace.n_samples == 40
+    assert abs(rep.trace.trace - q.lams.sum()) < 3 * rep.trace.stderr
+    assert rep.loss == pytest.approx(q(q.theta)[0])
+    assert rep.grad_norm == pytest.approx(np.linalg.norm(q(q.theta)[1]))
+    assert rep.n_hvp > 40 and rep.n_grad_evals == 2 * rep.n_hvp + 1
+    assert rep.seconds >= 0 and rep.step > 0 and not rep.exact
     exact = curvature_report(None, q.theta, top=2, hvp_fn=q.hvp_fn)
-    assert exact["exact"] and exact["loss"] is None and exact["trace"] is None
-    json.dumps(exact)
+    assert exact.exact and exact.loss is None and exact.trace is None
+    assert exact.step is None and exact.grad_norm is None
+    json.dumps(exact.to_dict(), allow_nan=False)
 
 
 def test_along_path_reports_each_point(pd_quad):
     q = pd_quad
     path = [q.theta, q.c, 0.5 * (q.theta + q.c)]
-    reps = curvature_along_path(q, path, top=2)
-    assert [r["index"] for r in reps] == [0, 1, 2]
+    res = curvature_along_path(q, path, top=2)
+    assert isinstance(res, CurvaturePath) and res.steps == (0, 1, 2)
+    reps = res.reports
+    assert len(reps) == 3 and all(isinstance(r, CurvatureReport) for r in reps)
     for r in reps:
-        assert np.allclose(r["eigenvalues"], [10.0, 8.0], rtol=1e-6)
-    assert reps[1]["grad_norm"] < 1e-12  # c is the minimizer
+        assert np.allclose(r.eigenvalues, [10.0, 8.0], rtol=1e-6)
+    assert reps[1].grad_norm < 1e-12  # c is the minimizer
+    labelled = curvature_along_path(q, np.array(path), steps=np.array([0, 100, 250]))
+    assert labelled.steps == (0, 100, 250)
+    assert labelled.reports[2].eigenvalues[0] == pytest.approx(10.0, rel=1e-6)
     # a two-argument exact product along a path of a non-quadratic: H(theta) = diag(6 theta)
     cubic = lambda t: (float(np.sum(t**3)), 3 * t**2)  # noqa: E731
     pts = np.array([[1.0, 2.0, 3.0], [2.0, 3.0, 4.0]])
-    reps = curvature_along_path(cubic, pts, hvp_fn=lambda t, v: 6 * t * v)
-    assert [r["eigenvalues"][0] for r in reps] == pytest.approx([18.0, 24.0])
-    assert [r["bottom_eigenvalue"] for r in reps] == pytest.approx([6.0, 12.0])
-    json.dumps(reps)
+    res = curvature_along_path(cubic, pts, hvp_fn=lambda t, v: 6 * t * v)
+    reps = res.reports
+    assert [r.eigenvalues[0] for r in reps] == pytest.approx([18.0, 24.0])
+    assert [r.bottom_eigenvalue for r in reps] == pytest.approx([6.0, 12.0])
+    assert all(r.exact for r in reps)
+    back = json.loads(json.dumps(res.to_dict(), allow_nan=False))
+    assert back["steps"] == [0, 1] and back["reports"][1]["eigenvalues"] == pytest.approx([24.0])
 
 
 def test_unconverged_lanczos_is_reported_not_hidden(tanh_problem):
     model, theta, X, y, obj, H = tanh_problem
     rep = curvature_report(obj, theta, top=4, maxiter=1, tol=0)
-    assert not rep["converged"] and rep["condition"]["definiteness"] == "unknown"
-    json.dumps(rep, allow_nan=False)
+    assert not rep.converged and rep.condition.definiteness == "unknown"
+    assert rep.condition.condition_number is None
+    json.dumps(rep.to_dict(), allow_nan=False)
     info = condition_number(obj, theta, maxiter=1, tol=0)
-    assert not info["converged"] and info["condition_number"] is None
+    assert not info.converged and info.condition_number is None
 
 
 # --------------------------------------------------------------------------- a small MLP
@@ -283,10 +318,10 @@ def test_mlp_eigenvalues_match_the_dense_hessian(tanh_problem):
     ev = np.linalg.eigvalsh(0.5 * (H + H.T))
     res = extreme_eigenvalues(obj, theta, k=3, tol=1e-10)
     scale = np.abs(ev).max()
-    assert np.allclose(res["top"], ev[::-1][:3], rtol=1e-5, atol=1e-7 * scale)
-    assert res["bottom"] == pytest.approx(ev[0], rel=1e-5, abs=1e-7 * scale)
+    assert np.allclose(res.top, ev[::-1][:3], rtol=1e-5, atol=1e-7 * scale)
+    assert res.bottom == pytest.approx(ev[0], rel=1e-5, abs=1e-7 * scale)
     top = top_eigenvalues(obj, theta, k=3)
-    assert np.allclose(top["eigenvalues"], ev[::-1][:3], rtol=1e-5)
+    assert np.allclose(top.eigenvalues, ev[::-1][:3], rtol=1e-5)
 
 
 def test_mlp_hvp_matches_dense_product_and_dense_symmetrizes(tanh_problem):
@@ -350,9 +385,9 @@ def test_hvp_matches_torch_relu_away_from_kinks():
     theta = model.init_params(4)
     X = rng.standard_normal((16, 5))
     y = rng.integers(0, 3, 16)
-    obj = model.objective(X, y, train=False)
+    obj = model.bind(X, y, train=False)
     # every pre-activation must stay on its side of 0 under a step of length eps
-    pre = model.trace(theta, X)[0][2]
+    pre = model.activations(theta, X)[0][2]
     bound = default_step(theta) * np.sqrt(np.sum(X**2, axis=1).max() + 1.0)
     assert np.abs(pre).min() > 10 * bound
     v = rng.standard_normal(theta.size)
@@ -376,7 +411,7 @@ def test_bad_input_names_the_value(pd_quad):
         hutchinson_trace(q, q.theta, n_samples=1)
     with pytest.raises(InputError, match=r"shape \(2, 5\)"):
         hvp(q, np.zeros((2, 5)), np.zeros(10))
-    with pytest.raises(InputError, match=r"v must be a vector of 10 entries.*\(7,\)"):
+    with pytest.raises(InputError, match=r"v must be a 1-D vector of 10 parameters.*\(7,\)"):
         hvp(q, q.theta, np.zeros(7))
     with pytest.raises(InputError, match="eps"):
         hvp(q, q.theta, np.ones(10), eps=0.0)
@@ -394,15 +429,86 @@ def test_bad_input_names_the_value(pd_quad):
         hvp(lambda t: 1.0, q.theta, np.ones(10))
     with pytest.raises(InputError, match="hvp_fn returned shape"):
         hvp(None, q.theta, np.ones(10), hvp_fn=lambda v: v[:3])
-    with pytest.raises(InputError, match="fun must be a callable"):
+    with pytest.raises(InputError, match=r"callable theta -> \(loss, grad\), got int"):
         hvp(42, q.theta, np.ones(10))
-    with pytest.raises(InputError, match="thetas\\[1\\] has 3 entries"):
+    with pytest.raises(InputError, match=r"thetas\[1\] must be a 1-D vector of 10 .*\(3,\)"):
         curvature_along_path(q, [q.theta, np.zeros(3)])
+    with pytest.raises(InputError, match="steps has 1 entries but thetas has 2"):
+        curvature_along_path(q, [q.theta, q.c], steps=[5])
+    with pytest.raises(InputError, match=r"steps\[1\] must be an integer.*2\.5"):
+        curvature_along_path(q, [q.theta, q.c], steps=[1, 2.5])
+    with pytest.raises(InputError, match="theta must be floating point.*int64"):
+        hvp(q, np.arange(10), np.ones(10))
     with pytest.raises(InputError, match="theta has shape"):
         top_eigenvalues(aslinearoperator(q.A), np.zeros(4), k=2)
 
 
 def test_a_model_without_data_is_refused():
     model = steepest.mlp([3, 2])
-    with pytest.raises(InputError, match="objective"):
+    with pytest.raises(InputError, match="needs data: pass X and y to bind it"):
         hvp(model, model.init_params(0), np.ones(model.n_params))
+
+
+# --------------------------------------------------------------------------- the contract
+def _exact_quadratic(n=8, seed=4):
+    rng = np.random.default_rng(seed)
+    M = rng.standard_normal((n, n))
+    A = 0.5 * (M + M.T)  # indefinite, symmetric
+    calls = {"grad": 0}
+
+    def f(x):
+        calls["grad"] += 1
+        g = A @ x
+        return 0.5 * float(x @ g), g
+
+    obj = steepest.objective(f, rng.standard_normal(n), hvp=lambda theta, v: A @ v)
+    return A, steepest.bind(obj), obj.init_params(), calls
+
+
+def test_a_bound_objective_with_an_exact_hvp_is_used_exactly():
+    A, bound, theta, calls = _exact_quadratic()
+    assert bound.has_hvp
+    op = HessianOperator(bound, theta)
+    assert op.exact and op.step is None
+    n = A.shape[0]
+    ext = extreme_eigenvalues(op, k=n - 1, tol=0)
+    found = np.sort(np.append(ext.top, ext.bottom))
+    assert ext.exact and ext.converged
+    assert np.allclose(found, np.linalg.eigvalsh(A), rtol=0, atol=1e-10)
+    assert np.allclose(dense_hessian(op), A, rtol=0, atol=1e-12)
+    assert op.n_grad_evals == 0 and calls["grad"] == 0 and op.n_products > 0
+    # exact wins over an explicit difference step
+    assert HessianOperator(bound, theta, eps=1e-3).exact
+    rep = curvature_report(bound, theta, top=2)
+    assert rep.exact and rep.step is None and rep.n_grad_evals == 1  # the loss at theta
+    assert rep.loss == pytest.approx(0.5 * theta @ A @ theta)
+
+
+def test_report_to_dict_is_strict_json(indef_quad, pd_quad):
+    for q, kappa in ((indef_quad, None), (pd_quad, pytest.approx(20.0, rel=1e-6))):
+        rep = curvature_report(q, q.theta, top=2, trace=True, n_samples=10)
+        back = json.loads(json.dumps(rep.to_dict(), allow_nan=False))
+        assert back["eigenvalues"] == pytest.approx(list(rep.eigenvalues))
+        assert back["condition"]["condition_number"] == kappa
+        assert back["trace"]["stderr"] == pytest.approx(rep.trace.stderr)
+
+
+def test_plots_return_figures_without_pyplot(pd_quad, tanh_problem):
+    matplotlib = pytest.importorskip("matplotlib")
+    pyplot = pytest.importorskip("matplotlib.pyplot")
+    q = pd_quad
+    _, theta, _, _, obj, _ = tanh_problem
+    before = pyplot.get_fignums()
+    trace = hutchinson_trace(q, q.theta, n_samples=12)
+    rep = curvature_report(q, q.theta, top=3, trace=True, n_samples=12)
+    path = curvature_along_path(q, [q.theta, q.c], steps=[10, 20])
+    unconverged = curvature_report(obj, theta, top=2, maxiter=1, tol=0)
+    assert not unconverged.converged
+    for result in (trace, rep, path, unconverged):
+        fig = result.plot()
+        assert isinstance(fig, matplotlib.figure.Figure) and fig.axes
+        fig.savefig(io.BytesIO(), format="png")  # draws every artist
+    fig = matplotlib.figure.Figure()
+    ax = fig.subplots()
+    assert path.plot(ax=ax) is fig
+    assert pyplot.get_fignums() == before

@@ -159,27 +159,27 @@ def test_bad_common_arguments(kw, message):
 
 def test_info_of_bundled_and_synthetic():
     info = dataset_info("digits")
-    assert info["available"] and info["location"] == "bundled"
-    assert info["shapes"] == {
+    assert info.available and info.location == "bundled"
+    assert info.shapes == {
         "X_train": (1438, 64),
         "y_train": (1438,),
         "X_test": (359, 64),
         "y_test": (359,),
     }
-    assert sum(info["class_counts"]["train"]) == 1438
-    assert dataset_info("spiral")["location"] == "synthetic"
-    json.dumps(info)  # plain data, ready for a CLI to render
+    assert sum(info.class_counts["train"]) == 1438
+    assert dataset_info("spiral").location == "synthetic"
+    json.dumps(info.to_dict())  # plain data, ready for a CLI to render
 
 
 @pytest.mark.parametrize("name", ["mnist", "fashion-mnist", "cifar10"])
 def test_info_of_missing_files(name, tmp_path):
     info = dataset_info(name)
-    assert info["available"] is False and info["shapes"] is None
-    assert info["missing"] and info["location"] is None
-    assert info["cache_dir"] == str(tmp_path / "cache" / name)
-    assert info["n_classes"] == 10 and len(info["classes"]) == 10
-    assert "download=True" in info["hint"]
-    json.dumps(info)
+    assert info.available is False and info.shapes is None
+    assert info.missing and info.location is None
+    assert info.cache_dir == str(tmp_path / "cache" / name)
+    assert info.n_classes == 10 and len(info.classes) == 10
+    assert "steepest data download" in info.hint
+    json.dumps(info.to_dict())
 
 
 def test_info_lists_partially_present_files(tmp_path):
@@ -187,9 +187,9 @@ def test_info_lists_partially_present_files(tmp_path):
     folder.mkdir(parents=True)
     (folder / "train-labels-idx1-ubyte.gz").write_bytes(b"x")
     info = dataset_info("mnist")
-    assert "train-labels-idx1-ubyte.gz" not in info["missing"]
-    assert len(info["missing"]) == 3
-    assert info["files"]["train_labels"].endswith("train-labels-idx1-ubyte.gz")
+    assert "train-labels-idx1-ubyte.gz" not in info.missing
+    assert len(info.missing) == 3
+    assert info.files["train_labels"].endswith("train-labels-idx1-ubyte.gz")
 
 
 def test_info_reports_corruption_as_an_error(tmp_path):

@@ -158,8 +158,8 @@ def test_download_then_load_real_mnist(mnist_server, tmp_path):
     assert again.source["verified"] is True
     np.testing.assert_array_equal(again.y_test, ds.y_test)
     info = dataset_info("mnist", cache_dir=cache)
-    assert info["available"] and info["class_counts"]["train"] == TRAIN_COUNTS
-    assert info["location"] == str(folder)
+    assert info.available and info.class_counts["train"] == TRAIN_COUNTS
+    assert info.location == str(folder)
 
 
 @needs_mnist

@@ -70,12 +70,12 @@ def test_shared_files_match_the_content_checksums():
 def test_found_through_environment_variable(monkeypatch):
     monkeypatch.setenv("STEEPEST_MNIST_DIR", str(MNIST_DIR))
     info = dataset_info("mnist")
-    assert info["available"] is True
-    assert info["location"] == str(MNIST_DIR)
-    assert info["shapes"]["X_train"] == (60000, 784)
-    assert info["class_counts"] == {"train": TRAIN_COUNTS, "test": TEST_COUNTS}
-    assert info["image_shape"] == (28, 28) and info["n_classes"] == 10
-    assert set(info["files"]) == {"train_images", "train_labels", "test_images", "test_labels"}
+    assert info.available is True
+    assert info.location == str(MNIST_DIR)
+    assert info.shapes["X_train"] == (60000, 784)
+    assert info.class_counts == {"train": TRAIN_COUNTS, "test": TEST_COUNTS}
+    assert info.image_shape == (28, 28) and info.n_classes == 10
+    assert set(info.files) == {"train_images", "train_labels", "test_images", "test_labels"}
 
 
 def test_standardize_handles_constant_pixels(mnist):

@@ -245,7 +245,7 @@ def test_cli_plane_line_interpolation_path(runs):
         (["--grid", "1"], "at least 2 points per axis, got 1"),
         (["--span", "1:-1"], "increasing pair low:high, got 1:-1"),
         (["--norm", "batch"], "unknown direction normalization 'batch'"),
-        (["--split", "val"], "unknown split 'val'"),
+        (["--split", "holdout"], "unknown split 'holdout'"),
         (["--path"], "kept no path"),
     ],
 )
@@ -272,4 +272,4 @@ def test_cli_hessian_json(runs):
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert len(out["eigenvalues"]) == 2 and out["eigenvalues"][0] >= out["eigenvalues"][1]
-    assert out["trace"]["n_samples"] == 5 and len(out["path"]) >= 3
+    assert out["trace"]["n_samples"] == 5 and len(out["path"]["reports"]) >= 3

@@ -112,7 +112,7 @@ def test_first_steps_by_hand(case, path):
     state = opt.init(theta)
     for g, want in zip(grads, expected):
         if path == "update":
-            delta, state = opt.update(np.array(g), state, theta)
+            delta, state = opt.update(theta, np.array(g), state)
             theta = theta + delta
         else:
             state = opt.step(theta, np.array(g), state)
@@ -176,7 +176,7 @@ def test_update_and_step_are_bit_identical(dtype):
         sa, sb = opt.init(a), opt.init(b)
         for g in grads:
             before = {k: v.copy() for k, v in sa.items()}
-            delta, sa_new = opt.update(g, sa, a)
+            delta, sa_new = opt.update(a, g, sa)
             for k in sa:  # update() leaves the old state alone
                 np.testing.assert_array_equal(sa[k], before[k])
             sa = sa_new

@@ -58,7 +58,7 @@ def test_lbfgs_solves_a_quadratic():
 def test_lbfgs_fits_a_softmax_linear_classifier(blobs):
     X, y = blobs
     model = steepest.linear(4, 3, loss="softmax", reg=1e-2)
-    obj = model.objective(X, y, train=False)
+    obj = model.bind(X, y, train=False)
     theta0 = model.init_params(seed=0, dtype=np.float32)  # computed in float64 anyway
     res = lbfgs(obj.loss_and_grad, theta0, max_iter=500, tol=1e-9)
     assert res.success, res.message
@@ -155,14 +155,14 @@ def test_sweep_ill_conditioned_quadratic_best_step_near_one_over_L():
 def test_sweep_accepts_an_objective(blobs):
     X, y = blobs
     model = steepest.linear(4, 3)
-    obj = model.objective(X, y, train=False)
+    obj = model.bind(X, y, train=False)
     theta = model.init_params(seed=1)
     sw = step_size_sweep(obj, theta, [1e-3, 1e-2, 1e-1, 1.0, 1e3])
     assert sw.improved and sw.best_loss < sw.loss0
     assert sw.losses[0] < sw.loss0  # a tiny step along -grad lowers the loss
     with pytest.raises(InputError, match="step_sizes"):
         step_size_sweep(obj, theta, [1e-2, -1.0])
-    with pytest.raises(InputError, match="fun"):
+    with pytest.raises(InputError, match="expected an objective"):
         step_size_sweep(42, theta)
 
 

@@ -58,7 +58,7 @@ def torch_loss(model, theta, X, y, train=True, seed=0):
         loss = F.l1_loss(h, F.one_hot(yt, c).double(), reduction="sum") / n
     reg = model.regularizer
     if reg.active:
-        l1, l2 = reg._coefs()
+        l1, l2 = reg.coefficients
         for s in model.layout.select(reg.roles):
             w = params[s.name]
             loss = loss + l2 * (w * w).sum() + l1 * w.abs().sum()

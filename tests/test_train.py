@@ -17,11 +17,11 @@ from typer.testing import CliRunner
 import steepest
 from steepest._io import load_npz
 from steepest.cli import app
-from steepest.config import TrainConfig, parse_config
+from steepest.config import parse_config
 from steepest.data import make_spiral, train_val_split
 from steepest.optim import SGD, Momentum
 from steepest.runs import resume_run, train_run
-from steepest.train import Trainer
+from steepest.train import EpochEnded, Trainer, TrainSettings
 
 runner = CliRunner()
 
@@ -35,7 +35,7 @@ def spiral():
 def test_mlp_learns_the_spiral(spiral):
     X_tr, X_val, y_tr, y_val = spiral
     model = steepest.mlp([2, 100, 3], reg=1e-3)
-    spec = TrainConfig(epochs=200, batch_size=32, seed=0, dtype="float64")
+    spec = TrainSettings(epochs=200, batch_size=32, seed=0, dtype="float64")
     result = Trainer(model, Momentum(lr=0.1, mu=0.9), X_tr, y_tr, X_val, y_val, spec).run()
     assert result.status == "completed"
     assert result.train_acc > 0.95 and result.val_acc > 0.9
@@ -48,7 +48,7 @@ def test_mlp_learns_the_spiral(spiral):
 def test_history_and_monitors(spiral):
     X_tr, X_val, y_tr, y_val = spiral
     model = steepest.mlp([2, 20, 3])
-    spec = TrainConfig(epochs=3, batch_size=16, monitor_every=5, dtype="float64")
+    spec = TrainSettings(epochs=3, batch_size=16, monitor_every=5, dtype="float64")
     result = Trainer(model, SGD(lr=0.1), X_tr, y_tr, X_val, y_val, spec).run()
     assert [h["epoch"] for h in result.history] == [1, 2, 3]
     row = result.history[-1]
@@ -77,7 +77,7 @@ def test_update_ratio_is_lr_times_grad_over_weight_for_sgd():
 def test_early_stopping_restores_the_best(spiral):
     X_tr, X_val, y_tr, y_val = spiral
     model = steepest.mlp([2, 20, 3])
-    spec = TrainConfig(epochs=100, batch_size=32, patience=3, dtype="float64")
+    spec = TrainSettings(epochs=100, batch_size=32, patience=3, dtype="float64")
     result = Trainer(model, SGD(lr=1e-6), X_tr, y_tr, X_val, y_val, spec).run()
     assert result.status == "early_stopped"
     assert result.epochs == result.best_epoch + 3
@@ -94,7 +94,7 @@ def test_divergence_stops_and_keeps_the_best_checkpoint(spiral, tmp_path):
         pass
 
     opt = Explode(lr=lr)
-    spec = TrainConfig(epochs=50, batch_size=30, dtype="float64")
+    spec = TrainSettings(epochs=50, batch_size=30, dtype="float64")
     trainer = Trainer(model, opt, X_tr, y_tr, X_val, y_val, spec, run_dir=tmp_path)
     original_step = opt.step
 
@@ -141,7 +141,7 @@ def test_interrupted_run_resumes_bit_identically_in_process(tmp_path):
         pass
 
     def stop_after_3(ev):
-        if ev["type"] == "epoch" and ev["epoch"] == 3:
+        if isinstance(ev, EpochEnded) and ev.epoch == 3:
             raise Stop
 
     with pytest.raises(Stop):

@@ -7,18 +7,21 @@ import math
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 
 optuna = pytest.importorskip("optuna")
 
 from steepest.errors import InputError  # noqa: E402
 from steepest.tune import plots as tp  # noqa: E402
+from steepest.viz import save_figure, save_figures  # noqa: E402
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)  # also quiets "Trial 5 failed"
 pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 
 PNG = b"\x89PNG\r\n\x1a\n"
 LOG = {"optim.lr": True, "model.reg": True, "train.batch_size": True}
-NAMES = ["history.png", "params.png", "lr_reg.png", "importances.png", "intermediate.png"]
+STEMS = ["history", "params", "lr_reg", "importances", "intermediate"]
+NAMES = [f"{stem}.png" for stem in STEMS]
 
 
 def _accuracy(lr, reg, hidden, batch):
@@ -68,18 +71,11 @@ def _is_png(path):
     return img
 
 
-def _record_figures(monkeypatch):
-    """Keep the axes scales of each figure before save_figure closes it."""
-    seen = []
-    original = tp.save_figure
-
-    def spy(fig, path, dpi=110):
-        seen.append([(ax.get_xscale(), ax.get_yscale(), ax.get_title(), ax.get_ylabel())
-                     for ax in fig.axes if ax.get_visible()])
-        return original(fig, path, dpi=dpi)
-
-    monkeypatch.setattr(tp, "save_figure", spy)
-    return seen
+def _axes(fig):
+    """(x scale, y scale, title, y label) of each visible axes of a returned figure."""
+    assert isinstance(fig, Figure)
+    return [(ax.get_xscale(), ax.get_yscale(), ax.get_title(), ax.get_ylabel())
+            for ax in fig.axes if ax.get_visible()]
 
 
 def test_study_fixture_has_every_state(study):
@@ -88,13 +84,10 @@ def test_study_fixture_has_every_state(study):
     assert {S.COMPLETE, S.PRUNED, S.FAIL, S.RUNNING} <= states
 
 
-def test_plot_search_writes_all_five(study, tmp_path, monkeypatch):
-    seen = _record_figures(monkeypatch)
-    paths = tp.plot_search(study, tmp_path / "plots", LOG)
-    assert [p.name for p in paths] == NAMES
-    for p in paths:
-        _is_png(p)
-    history, params, lr_reg, importances, curves = seen
+def test_plot_search_draws_all_five(study, tmp_path):
+    figures = tp.plot_search(study, LOG)
+    assert list(figures) == STEMS
+    history, params, lr_reg, importances, curves = (_axes(figures[k]) for k in STEMS)
     # one panel per parameter, log axes exactly where the parameter was searched on a log scale
     scales = {title.split()[0]: xs for xs, _, title, _ in params}
     assert scales == {"optim.lr": "log", "model.reg": "log", "model.hidden": "linear",
@@ -104,24 +97,51 @@ def test_plot_search_writes_all_five(study, tmp_path, monkeypatch):
     assert cbar[3] == "validation accuracy"  # the colourbar is labelled
     assert history[0][3] == "validation accuracy" and curves[0][3] == "validation accuracy"
     assert "completed trials" in importances[0][2]
+    assert not list(tmp_path.iterdir())  # drawing writes nothing
+    paths = save_figures(figures, tmp_path / "plots")
+    assert [p.name for p in paths] == NAMES
+    for p in paths:
+        _is_png(p)
 
 
-def test_log_params_decide_the_axes(study, tmp_path, monkeypatch):
-    seen = _record_figures(monkeypatch)
-    tp.plot_params(study, tmp_path / "p.png", {"optim.lr": True, "model.reg": False})
-    scales = {title.split()[0]: xs for xs, _, title, _ in seen[-1]}
+def test_history_counts_and_stages(study):
+    ax = tp.plot_history(study).axes[0]
+    assert ax.get_title() == "search history: 22 completed, 7 pruned, 1 failed, 1 unfinished"
+    assert [t.get_text() for t in ax.texts] == [" stage 1", " stage 2"]
+
+
+def test_single_panel_plots_draw_into_a_given_axes(study):
+    for plot in (tp.plot_history, tp.plot_importances, tp.plot_intermediate):
+        fig = Figure()
+        ax = fig.subplots()
+        assert plot(study, ax=ax) is fig
+        assert ax.get_title()
+    fig = Figure()
+    ax = fig.subplots()
+    assert tp.plot_lr_reg(study, log_params=LOG, ax=ax) is fig
+    assert ax.get_xscale() == "log" and len(fig.axes) == 2  # plus the colour bar
+    # nothing to draw: None, and the given axes is left alone
+    empty = Figure().subplots()
+    assert tp.plot_lr_reg(study, reg="model.dropout", ax=empty) is None
+    assert not empty.has_data() and empty.get_title() == ""
+
+
+def test_log_params_decide_the_axes(study):
+    fig = tp.plot_params(study, {"optim.lr": True, "model.reg": False})
+    scales = {title.split()[0]: xs for xs, _, title, _ in _axes(fig)}
     assert scales["optim.lr"] == "log" and scales["model.reg"] == "linear"
     assert scales["train.batch_size"] == "log"  # not in log_params: the distribution's flag
 
 
 def test_lr_reg_none_when_a_parameter_was_not_searched(study, tmp_path):
-    assert tp.plot_lr_reg(study, tmp_path / "a.png", reg="model.dropout") is None
-    assert tp.plot_lr_reg(study, tmp_path / "b.png", lr="optim.momentum") is None
+    assert tp.plot_lr_reg(study, reg="model.dropout") is None
+    assert tp.plot_lr_reg(study, lr="optim.momentum") is None
     # any two numeric parameters will do
-    _is_png(tp.plot_lr_reg(study, tmp_path / "c.png", lr="optim.lr", reg="train.batch_size"))
+    fig = tp.plot_lr_reg(study, lr="optim.lr", reg="train.batch_size")
+    assert _axes(fig)[0][3].startswith("train.batch_size")
+    _is_png(save_figure(fig, tmp_path / "c.png"))
     # a categorical parameter is not a numeric axis
-    assert tp.plot_lr_reg(study, tmp_path / "d.png", reg="model.hidden") is None
-    assert not (tmp_path / "a.png").exists()
+    assert tp.plot_lr_reg(study, reg="model.hidden") is None
 
 
 def _study(objective, n, **kw):
@@ -132,24 +152,25 @@ def _study(objective, n, **kw):
 
 
 def _each(s, tmp_path):
-    """Every plot on ``s``; each returns None or a valid PNG and nothing raises."""
+    """Every plot on ``s``; each returns None or a figure that renders, and nothing raises."""
     out = {
-        "history": tp.plot_history(s, tmp_path / "h.png"),
-        "params": tp.plot_params(s, tmp_path / "p.png", LOG),
-        "lr_reg": tp.plot_lr_reg(s, tmp_path / "l.png", log_params=LOG),
-        "importances": tp.plot_importances(s, tmp_path / "i.png"),
-        "intermediate": tp.plot_intermediate(s, tmp_path / "c.png"),
+        "history": tp.plot_history(s),
+        "params": tp.plot_params(s, LOG),
+        "lr_reg": tp.plot_lr_reg(s, log_params=LOG),
+        "importances": tp.plot_importances(s),
+        "intermediate": tp.plot_intermediate(s),
     }
-    for p in out.values():
-        if p is not None:
-            _is_png(p)
+    for stem, fig in out.items():
+        if fig is not None:
+            _axes(fig)
+            _is_png(save_figure(fig, tmp_path / f"{stem}.png"))
     return out
 
 
 def test_empty_study(tmp_path):
     s = _study(None, 0)
     assert all(v is None for v in _each(s, tmp_path).values())
-    assert tp.plot_search(s, tmp_path / "out", LOG) == []
+    assert tp.plot_search(s, LOG) == {}
 
 
 def test_one_trial(tmp_path):
@@ -191,19 +212,21 @@ def test_no_parameters_and_no_reports(tmp_path):
     assert out["history"] is not None
 
 
-def test_importances_none_without_variation(tmp_path):
+def test_importances_none_without_variation():
     s = _study(lambda t: t.suggest_categorical("model.hidden", ["64"]) and 0.5, 4)
-    assert tp.plot_importances(s, tmp_path / "i.png") is None
+    assert tp.plot_importances(s) is None
 
 
-def test_multi_objective_is_skipped(tmp_path):
+def test_multi_objective_is_skipped():
     s = optuna.create_study(directions=["maximize", "minimize"])
     s.optimize(lambda t: (t.suggest_float("optim.lr", 1e-3, 1.0), 1.0), n_trials=2)
-    assert tp.plot_search(s, tmp_path, LOG) == []
+    assert tp.plot_search(s, LOG) == {}
 
 
-def test_bad_inputs(tmp_path, study):
+def test_bad_inputs(study):
     with pytest.raises(InputError):
-        tp.plot_history(object(), tmp_path / "x.png")
+        tp.plot_history(object())
     with pytest.raises(InputError):
-        tp.plot_params(study, tmp_path / "x.png", log_params=["optim.lr"])
+        tp.plot_params(study, log_params=["optim.lr"])
+    with pytest.raises(InputError):
+        tp.plot_search(study, ["optim.lr"])

@@ -6,7 +6,6 @@ what lets ``--resume`` rebuild exactly the data, model and optimizer of an inter
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,9 +13,11 @@ import numpy as np
 from .config import RunConfig
 from .data import Dataset, Preprocessor, load_dataset, train_val_split
 from .nn import Model, mlp
+from .plan import RunPlan
+from .train.settings import TrainSettings
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunData:
     """The splits of a run after preprocessing (statistics fitted on the training rows only)."""
 
@@ -39,6 +40,13 @@ class RunData:
         if self.preprocessor is not None and self.preprocessor.method in ("pca", "whiten"):
             return None
         return self.dataset.image_shape
+
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(X, y)`` of the ``train``, ``val`` or ``test`` split."""
+        from ._validate import choice
+
+        choice(name, ("train", "val", "test"), "split")
+        return getattr(self, f"X_{name}"), getattr(self, f"y_{name}")
 
 
 def build_data(cfg: RunConfig) -> RunData:
@@ -64,50 +72,51 @@ def build_model(cfg: RunConfig, n_features: int, n_classes: int) -> Model:
                l1_ratio=m.l1_ratio)
 
 
-def steps_per_epoch(cfg: RunConfig, n_train: int) -> int:
-    b = min(batch_size(cfg, n_train), n_train)
-    return max(1, n_train // b if cfg.train.replace else math.ceil(n_train / b))
+def train_settings(cfg: RunConfig) -> TrainSettings:
+    """The trainer's settings; the optimizer "gd" means full-batch gradient descent."""
+    return TrainSettings.from_mapping({**cfg.train.model_dump(),
+                                       "full_batch": cfg.optim.name == "gd"})
 
 
-def batch_size(cfg: RunConfig, n_train: int) -> int:
-    """Full-batch gradient descent ("gd") uses every training row in each step."""
-    return n_train if cfg.optim.name == "gd" else cfg.train.batch_size
+def run_plan(cfg: RunConfig, n_train: int) -> RunPlan:
+    """The run's step arithmetic (see :class:`~steepest.plan.RunPlan`)."""
+    t = cfg.train
+    return RunPlan.make(n_train, t.batch_size, t.epochs, t.iterations,
+                        full_batch=cfg.optim.name == "gd", replace=t.replace)
 
 
-def build_schedule(cfg: RunConfig, spe: int):
+def build_schedule(cfg: RunConfig, plan: RunPlan):
     """The learning rate as a function of the step, from the epoch-based config."""
-    from .optim import schedules as S
+    from .optim import schedules
 
     o, s = cfg.optim, cfg.optim.schedule
-    total = cfg.train.iterations or cfg.train.epochs * spe
+    spe = plan.steps_per_epoch
     if s.kind == "constant":
-        inner = S.constant(o.lr)
+        inner = schedules.constant(o.lr)
     elif s.kind == "step":
-        inner = S.step_decay(o.lr, s.factor, max(1, round(s.every_epochs * spe)))
+        inner = schedules.step_decay(o.lr, s.factor, plan.steps(s.every_epochs, "every_epochs"))
     elif s.kind == "exponential":
-        inner = S.exponential(o.lr, s.k / spe)
+        inner = schedules.exponential(o.lr, s.k / spe)
     elif s.kind == "inverse_time":
-        inner = S.inverse_time(o.lr, s.k / spe)
+        inner = schedules.inverse_time(o.lr, s.k / spe)
     else:
-        inner = S.cosine(o.lr, total, final=s.final)
+        inner = schedules.cosine(o.lr, plan.total_steps, final=s.final)
     if s.warmup_epochs > 0:
-        inner = S.warmup(inner, max(1, round(s.warmup_epochs * spe)))
+        inner = schedules.warmup(inner, plan.steps(s.warmup_epochs, "warmup_epochs"))
     return inner
 
 
-def build_optimizer(cfg: RunConfig, model: Model, n_train: int):
-    from .optim import make_optimizer
-    from .optim import schedules as S
+def build_optimizer(cfg: RunConfig, model: Model, plan: RunPlan):
+    from .optim import make_optimizer, schedules
 
     o = cfg.optim
-    spe = steps_per_epoch(cfg, n_train)
-    lr = build_schedule(cfg, spe)
     name = "sgd" if o.name == "gd" else o.name
-    hyper: dict = {"lr": lr}
+    hyper: dict = {"lr": build_schedule(cfg, plan)}
     if name in ("momentum", "nesterov"):
         mu = o.momentum
         if o.momentum_final is not None:
-            mu = S.ramp(o.momentum, o.momentum_final, max(1, round(o.momentum_anneal_epochs * spe)))
+            mu = schedules.ramp(o.momentum, o.momentum_final,
+                                plan.steps(o.momentum_anneal_epochs, "momentum_anneal_epochs"))
         hyper["mu"] = mu
     elif name == "rmsprop":
         hyper["decay"] = o.decay
@@ -121,3 +130,24 @@ def build_optimizer(cfg: RunConfig, model: Model, n_train: int):
     if o.eps is not None and name in ("adagrad", "rmsprop", "adam", "adamw"):
         hyper["eps"] = o.eps
     return make_optimizer(name, **hyper)
+
+
+@dataclass(frozen=True)
+class RunPieces:
+    """Everything :func:`build` makes from a config."""
+
+    config: RunConfig
+    data: RunData
+    model: Model
+    plan: RunPlan
+    optimizer: object
+    settings: TrainSettings
+
+
+def build(cfg: RunConfig) -> RunPieces:
+    """Data, model, plan, optimizer and trainer settings of the run ``cfg`` describes."""
+    data = build_data(cfg)
+    model = build_model(cfg, data.n_features, data.dataset.n_classes)
+    plan = run_plan(cfg, data.X_train.shape[0])
+    return RunPieces(cfg, data, model, plan, build_optimizer(cfg, model, plan),
+                     train_settings(cfg))

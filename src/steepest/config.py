@@ -38,7 +38,7 @@ class ModelConfig(_Strict):
     activation: Literal["relu", "leaky_relu", "sigmoid", "tanh", "maxout"] = "relu"
     batchnorm: bool = False
     dropout: float | None = Field(None, gt=0, le=1, description="keep-probability p")
-    loss: Literal["softmax", "svm"] = "softmax"
+    loss: Literal["softmax", "svm", "l2", "l1"] = "softmax"
     hinge: Literal["weston-watkins", "crammer-singer"] = "weston-watkins"
     margin: float = Field(1.0, ge=0)
     init: Literal["zeros", "small", "xavier", "he"] | None = None
@@ -111,13 +111,27 @@ class RunConfig(_Strict):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
+def _short_repr(value, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters (a hostile value must not flood a message)."""
+    if isinstance(value, dict | list) and len(value) > 20:
+        return f"<{type(value).__name__} of {len(value)} items>"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def format_errors(err: ValidationError) -> str:
     """Every problem of a config, one per line: ``location: message (got value)``."""
     lines = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "config"
         got = e.get("input")
-        extra = "" if isinstance(got, dict) else f" (got {got!r})"
+        if e["type"] == "literal_error":
+            allowed = e.get("ctx", {}).get("expected", "")
+            leaf = str(e["loc"][-1]) if e["loc"] else "value"
+            lines.append(f"  {loc}: unknown {leaf} {_short_repr(got)}; allowed: "
+                         f"{allowed.replace(' or ', ', ')}")
+            continue
+        extra = "" if isinstance(got, dict) else f" (got {_short_repr(got)})"
         lines.append(f"  {loc}: {e['msg']}{extra}")
     return f"{len(lines)} problem(s) in the configuration:\n" + "\n".join(lines)
 
@@ -157,3 +171,49 @@ def merge(base: dict, overrides: dict) -> dict:
         else:
             out[key] = value
     return out
+
+
+def field_of(dotted: str):
+    """The pydantic field at a dotted path (``"optim.lr"``), or None if there is none."""
+    model: Any = RunConfig
+    info = None
+    for part in dotted.split("."):
+        fields = getattr(model, "model_fields", None)
+        if fields is None or part not in fields:
+            return None
+        info = fields[part]
+        model = info.annotation
+    return info
+
+
+def nest(values: dict[str, Any]) -> dict:
+    """Dotted values (``{"optim.lr": 0.1}``) as a nested dict (``{"optim": {"lr": 0.1}}``)."""
+    nested: dict = {}
+    for dotted, value in values.items():
+        node = nested
+        *path, leaf = dotted.split(".")
+        for part in path:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return nested
+
+
+def set_values(base: dict, values: dict[str, Any]) -> dict:
+    """A copy of the nested config dict ``base`` with dotted ``values`` set (None: unchanged).
+
+    The one override mechanism: command-line options, search spaces and ``compare --vary`` all
+    name what they change by its dotted path.
+    """
+    unknown = [k for k in values if field_of(k) is None]
+    if unknown:
+        raise InputError(f"unknown configuration key(s) {', '.join(map(repr, unknown))}; use "
+                         f"dotted paths such as optim.lr, model.hidden, train.batch_size")
+    return merge(base, nest(values))
+
+
+def with_values(base: RunConfig | dict | None, values: dict[str, Any]) -> RunConfig:
+    """``base`` (a config, a nested dict or None for the defaults) with dotted ``values``
+    set, validated: every problem is reported at once."""
+    if isinstance(base, RunConfig):
+        base = base.model_dump(mode="json")
+    return parse_config(set_values(base or {}, values))

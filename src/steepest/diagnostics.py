@@ -5,11 +5,15 @@ are activations well scaled or already saturated / dead, how large are weights a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .nn.model import Model
+from .results import Result
 
 SATURATING = {"tanh": 0.99, "sigmoid": 0.99}  # |a| (tanh) or max(a, 1-a) (sigmoid) above this
+COLLAPSED_STD = 1e-3  # activations with a smaller standard deviation carry almost no signal
 
 
 def expected_initial_loss(model: Model) -> float | None:
@@ -24,14 +28,52 @@ def expected_initial_loss(model: Model) -> float | None:
     return None
 
 
-def initial_report(model: Model, theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> dict:
-    """A dictionary describing ``model`` at ``theta`` on the sample ``(X, y)`` (eval mode)."""
-    reg = model.regularizer
-    loss = model.loss(theta, X, y)  # validates theta, X and y
-    data_loss = model.loss_fn.value(model.scores(theta, X), np.asarray(y))
-    _, grad = model.loss_and_grad(theta, X, y, train=False)
-    layers = []
-    for name, kind, out in model.trace(theta, X):
+@dataclass(frozen=True)
+class InitialReport(Result):
+    """A model at ``theta`` on a sample, before training (see :func:`initial_report`).
+
+    ``layers``: one dict per layer (name, kind, mean, std, and dead / zero / saturated
+    fractions where they apply); ``tensors``: one dict per parameter tensor (name, shape, role,
+    std, norm, grad_norm); ``warnings``: plain-language findings (collapsed or saturated
+    activations, dead units, an initial loss far from chance).
+    """
+
+    n_params: int
+    n_examples: int
+    n_classes: int
+    loss: str
+    regularizer: str
+    init: str
+    data_loss: float
+    expected_data_loss: float | None
+    total_loss: float
+    reg_loss: float
+    accuracy: float
+    chance_accuracy: float
+    grad_norm: float
+    layers: tuple[dict, ...]
+    tensors: tuple[dict, ...]
+    warnings: tuple[str, ...] = ()
+
+    def plot(self, ax=None):
+        """The standard deviation of every layer's output (log scale): a collapse to zero
+        through a deep network is the lecture's picture of a too-small initialization."""
+        from .viz.plots import figure_and_axes
+
+        fig, ax = figure_and_axes(ax)
+        names = [row["name"] for row in self.layers]
+        ax.plot(names, [max(row["std"], 1e-30) for row in self.layers], "o-", color="#0072B2")
+        ax.set_yscale("log")
+        ax.set_ylabel("std of the layer's output")
+        ax.set_title(f"activations at initialization ({self.init})")
+        ax.tick_params(axis="x", rotation=45)
+        ax.grid(alpha=0.3, which="both")
+        return fig
+
+
+def _layer_rows(model: Model, theta, X) -> list[dict]:
+    rows = []
+    for name, kind, out in model.activations(theta, X):
         row = {"name": name, "kind": kind, "mean": float(out.mean()), "std": float(out.std())}
         if kind in ("relu", "maxout"):
             row["dead_fraction"] = float(np.mean(np.all(out <= 0, axis=0)))
@@ -39,34 +81,48 @@ def initial_report(model: Model, theta: np.ndarray, X: np.ndarray, y: np.ndarray
         if kind in SATURATING:
             a = np.abs(out) if kind == "tanh" else np.maximum(out, 1 - out)
             row["saturated_fraction"] = float(np.mean(a > SATURATING[kind]))
-        layers.append(row)
-    tensors = []
-    for spec in model.layout:
-        w, g = theta[spec.slice], grad[spec.slice]
-        tensors.append(
-            {
-                "name": spec.name,
-                "shape": list(spec.shape),
-                "role": spec.role,
-                "std": float(w.std()),
-                "norm": float(np.linalg.norm(w)),
-                "grad_norm": float(np.linalg.norm(g)),
-            }
-        )
-    return {
-        "n_params": model.n_params,
-        "n_examples": int(X.shape[0]),
-        "n_classes": model.n_classes,
-        "loss": model.loss_fn.describe(),
-        "regularizer": reg.describe(),
-        "init": model.init,
-        "data_loss": float(data_loss),
-        "expected_data_loss": expected_initial_loss(model),
-        "total_loss": float(loss),
-        "reg_loss": float(loss - data_loss),
-        "accuracy": model.accuracy(theta, X, y),
-        "chance_accuracy": 1.0 / model.n_classes,
-        "grad_norm": float(np.linalg.norm(grad)),
-        "layers": layers,
-        "tensors": tensors,
-    }
+        rows.append(row)
+    return rows
+
+
+def _warnings(layers: list[dict], data_loss: float, expected: float | None) -> list[str]:
+    out = []
+    for row in layers:
+        if row["kind"] in ("linear", "batchnorm") or row is layers[-1]:
+            continue
+        if row["std"] < COLLAPSED_STD:
+            out.append(f"{row['name']}: activations collapsed (std {row['std']:.2e}); the "
+                       f"signal fades through the network: use a larger initialization (xavier "
+                       f"or he) or BatchNorm")
+        if row.get("saturated_fraction", 0) > 0.5:
+            out.append(f"{row['name']}: {row['saturated_fraction']:.0%} of the units are "
+                       f"saturated; their gradients vanish: use a smaller initialization")
+        if row.get("dead_fraction", 0) > 0.5:
+            out.append(f"{row['name']}: {row['dead_fraction']:.0%} of the units are dead (zero "
+                       f"for every example)")
+    if expected is not None and abs(data_loss - expected) > 0.5 * expected:
+        out.append(f"the initial loss {data_loss:.3f} is far from chance ({expected:.3f}): the "
+                   f"initial scores are not small, or the loss is set up wrong")
+    return out
+
+
+def initial_report(model: Model, theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> InitialReport:
+    """``model`` at ``theta`` on the sample ``(X, y)`` in evaluation mode."""
+    loss = model.loss(theta, X, y)  # validates theta, X and y
+    data_loss = model.loss_fn.value(model.scores(theta, X), np.asarray(y))
+    _, grad = model.loss_and_grad(theta, X, y, train=False)
+    layers = _layer_rows(model, theta, X)
+    tensors = [{"name": spec.name, "shape": list(spec.shape), "role": spec.role,
+                "std": float(theta[spec.slice].std()),
+                "norm": float(np.linalg.norm(theta[spec.slice])),
+                "grad_norm": float(np.linalg.norm(grad[spec.slice]))} for spec in model.layout]
+    expected = expected_initial_loss(model)
+    return InitialReport(
+        n_params=model.n_params, n_examples=int(np.shape(X)[0]), n_classes=model.n_classes,
+        loss=model.loss_fn.describe(), regularizer=model.regularizer.describe(),
+        init=model.init, data_loss=float(data_loss), expected_data_loss=expected,
+        total_loss=float(loss), reg_loss=float(loss - data_loss),
+        accuracy=model.accuracy(theta, X, y), chance_accuracy=1.0 / model.n_classes,
+        grad_norm=float(np.linalg.norm(grad)), layers=tuple(layers), tensors=tuple(tensors),
+        warnings=tuple(_warnings(layers, float(data_loss), expected)),
+    )

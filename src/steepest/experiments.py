@@ -1,7 +1,10 @@
 """The lectures' optimization experiments on a run configuration.
 
-- :func:`compare_optimizers`: the same model, the same initial weights and the same batch
-  order (one seed) trained with each update rule; overlaid loss and accuracy curves.
+- :func:`compare`: the same run trained once per variant (a set of dotted config values such
+  as ``{"optim.name": "adam", "optim.lr": 1e-3}``), every variant with the same seed, so the
+  same initial weights and the same batch order; overlaid loss and accuracy curves.
+  :func:`optimizer_variants` builds the classic "one curve per update rule" set and
+  :func:`vary_variants` any grid of config values (``compare --vary``).
 - :func:`lr_sweep`: the step-size sweep (the loss after ONE gradient step of each size, from
   the initial weights) and the learning-rate range test (an exponentially increasing rate over
   a short run), with a suggested rate.
@@ -9,143 +12,223 @@
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ._io import atomic_write_json, atomic_write_text
-from .build import build_data, build_model
-from .config import RunConfig
-from .data import batch_indices
+from .build import build
+from .config import RunConfig, load_config, with_values
 from .errors import InputError
+from .optim import LRRangeResult, StepSizeSweep
+from .results import Result
+from .train import TrainResult
 
 # Rates that train the default digits MLP well in a few epochs (per rule).
 DEFAULT_LR = {"gd": 0.5, "sgd": 0.1, "momentum": 0.02, "nesterov": 0.02, "adagrad": 0.05,
               "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3}
 
 
-def compare_optimizers(cfg: RunConfig, names: list[str], out_dir: str | Path,
-                       lrs: dict[str, float] | None = None, on_event=None) -> list[dict]:
-    """Train ``cfg`` once per update rule into ``out_dir/<name>``; write comparison plots.
+@dataclass(frozen=True)
+class Variant:
+    """One curve of a comparison: a label, the dotted config values it sets and the name of
+    its run folder (by default the label with anything unsafe in a file name replaced)."""
 
-    Each rule uses ``lrs[name]`` (else :data:`DEFAULT_LR`). Everything else, the seed
-    included, is shared, so every run starts from the same weights and sees the same batches.
-    """
-    from .runs import train_run
+    label: str
+    values: dict[str, Any]
+    name: str | None = None
 
-    out_dir = Path(out_dir)
+    @property
+    def folder(self) -> str:
+        text = self.name or self.label
+        return "".join(c if c.isalnum() or c in "._=-+," else "_" for c in text)
+
+
+@dataclass(frozen=True)
+class VariantStarted:
+    """An event of :func:`compare`: variant ``index`` (0-based) of ``total`` starts."""
+
+    label: str
+    index: int
+    total: int
+
+
+def optimizer_variants(names: list[str], lrs: dict[str, float] | None = None) -> list[Variant]:
+    """One variant per update rule, each at ``lrs[name]`` or its :data:`DEFAULT_LR`."""
     if not names:
         raise InputError("name at least one optimizer to compare")
     unknown = [n for n in names if n not in DEFAULT_LR]
     if unknown:
         raise InputError(f"unknown optimizer(s) {', '.join(unknown)}; allowed: "
                          f"{', '.join(DEFAULT_LR)}")
+    stray = sorted(set(lrs or {}) - set(names))
+    if stray:
+        raise InputError(f"--lr names {', '.join(stray)}, not among the compared rules "
+                         f"({', '.join(names)})")
     lrs = lrs or {}
-    rows, results = [], {}
-    for name in names:
-        lr = lrs.get(name, DEFAULT_LR[name])
-        c = cfg.model_copy(deep=True)
-        c.optim.name, c.optim.lr = name, lr
+    return [Variant(f"{name} (lr {lrs.get(name, DEFAULT_LR[name]):g})",
+                    {"optim.name": name, "optim.lr": lrs.get(name, DEFAULT_LR[name])}, name)
+            for name in dict.fromkeys(names)]
+
+
+def vary_variants(grid: dict[str, list]) -> list[Variant]:
+    """One variant per combination of the values of ``grid`` (dotted key -> values)."""
+    if not grid:
+        raise InputError("give at least one KEY=v1,v2,... to vary")
+    keys = list(grid)
+    out = []
+    for combo in itertools.product(*(grid[k] for k in keys)):
+        values = dict(zip(keys, combo))
+        label = ", ".join(f"{k}={_show(v)}" for k, v in values.items())
+        out.append(Variant(label, values, label.replace(", ", ",")))
+    return out
+
+
+def _show(v) -> str:
+    if isinstance(v, list):
+        return "[" + ",".join(map(str, v)) + "]"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+@dataclass(frozen=True)
+class Comparison(Result):
+    """Runs of the same configuration that differ only by their variant's values."""
+
+    out_dir: Path
+    variants: tuple[Variant, ...]
+    runs: tuple[TrainResult, ...]
+    resumed: tuple[str, ...] = field(default_factory=tuple)  # labels continued, not restarted
+
+    _omit = ("runs",)
+
+    @property
+    def rows(self) -> list[dict]:
+        return [{"label": v.label, **v.values, **r.to_dict()}
+                for v, r in zip(self.variants, self.runs)]
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "runs": self.rows}
+
+    def save(self, out_dir: str | Path | None = None) -> list[Path]:
+        """``comparison.json`` and ``comparison.csv`` (one row per variant), written atomically."""
+        from ._io import atomic_write_json, atomic_write_text
+        from .results import finite_or_none
+
+        out_dir = Path(out_dir or self.out_dir)
+        rows = self.rows
+        cols = list(dict.fromkeys(k for row in rows for k in row))
+        lines = [",".join(cols)] + [",".join(_csv_cell(row.get(c)) for c in cols) for row in rows]
+        return [atomic_write_json(out_dir / "comparison.json", finite_or_none(self.to_dict())),
+                atomic_write_text(out_dir / "comparison.csv", "\n".join(lines) + "\n")]
+
+    def plot(self):
+        """Smoothed training loss per step and validation accuracy per epoch, overlaid."""
+        from .viz.plots import new_figure, smooth
+
+        fig = new_figure(figsize=(12, 4.5))
+        ax1, ax2 = fig.subplots(1, 2)
+        for v, res in zip(self.variants, self.runs):
+            ax1.plot(np.arange(1, res.losses.size + 1), smooth(res.losses, 0.95), label=v.label)
+            ax2.plot([h["epoch"] for h in res.history], [h["val_acc"] for h in res.history],
+                     "o-", ms=3, label=v.label)
+        ax1.set(xlabel="step", ylabel="training loss (smoothed)", yscale="log")
+        ax1.grid(alpha=0.3, which="both")
+        ax1.legend(fontsize=8)
+        ax2.set(xlabel="epoch", ylabel="validation accuracy")
+        ax2.grid(alpha=0.3)
+        ax2.legend(fontsize=8)
+        fig.suptitle("the same start and the same batches, one change per curve")
+        return fig
+
+
+def _csv_cell(value) -> str:
+    if value is None:
+        return ""
+    text = _show(value) if isinstance(value, float | list) else str(value)
+    return f'"{text}"' if "," in text else text
+
+
+def _train_or_continue(cfg: RunConfig, run_dir: Path, on_event) -> tuple[TrainResult, bool]:
+    """Train into ``run_dir``, or continue the run already there (same config only)."""
+    from .runs import resume_run, train_run
+
+    if (run_dir / "checkpoints" / "last.npz").exists():
+        stored = load_config(run_dir / "config.yaml")
+        if stored != cfg:
+            raise InputError(f"{run_dir} holds a run with another configuration; choose another "
+                             f"--out or remove that folder")
+        return resume_run(run_dir, on_event=on_event, plots=False), True
+    return train_run(cfg, run_dir, on_event=on_event, plots=False), False
+
+
+def compare(cfg: RunConfig, variants: list[Variant], out_dir: str | Path,
+            on_event=None) -> Comparison:
+    """Train ``cfg`` once per variant into ``out_dir/<variant folder>``.
+
+    Everything else, the seed included, is shared, so every run starts from the same weights
+    and sees the same batches. Running it again continues what is missing: finished variants
+    are read back, interrupted ones resume.
+    """
+    out_dir = Path(out_dir)
+    if not variants:
+        raise InputError("a comparison needs at least one variant")
+    folders = [v.folder for v in variants]
+    if len(set(folders)) != len(folders):
+        raise InputError(f"two variants share a label: {', '.join(v.label for v in variants)}")
+    runs, resumed = [], []
+    for i, variant in enumerate(variants):
         if on_event is not None:
-            on_event({"type": "optimizer", "name": name, "lr": lr})
-        res = train_run(c, out_dir / name, on_event=on_event, plots=False)
-        results[name] = res
-        rows.append({"optimizer": name, "lr": lr, **res.summary()})
-    _plot_comparison(results, out_dir)
-    cols = ["optimizer", "lr", "status", "final_loss", "train_acc", "val_acc", "test_acc",
-            "epochs", "seconds"]
-    csv = [",".join(cols)] + [",".join(str(r[c]) for c in cols) for r in rows]
-    atomic_write_text(out_dir / "comparison.csv", "\n".join(csv) + "\n")
-    atomic_write_json(out_dir / "comparison.json", rows)
-    return rows
+            on_event(VariantStarted(variant.label, i, len(variants)))
+        res, again = _train_or_continue(with_values(cfg, variant.values),
+                                        out_dir / variant.folder, on_event)
+        runs.append(res)
+        if again:
+            resumed.append(variant.label)
+    return Comparison(out_dir, tuple(variants), tuple(runs), tuple(resumed))
 
 
-def _plot_comparison(results, out_dir: Path):
-    import matplotlib.pyplot as plt
+@dataclass(frozen=True)
+class LRSweepResult(Result):
+    """The step-size sweep at the initial weights and the learning-rate range test."""
 
-    from .viz import save_figure, smooth
+    optimizer: str
+    sweep: StepSizeSweep
+    range_test: LRRangeResult
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for name, res in results.items():
-        ax1.plot(np.arange(1, res.losses.size + 1), smooth(res.losses, 0.95), label=name)
-        ax2.plot([h["epoch"] for h in res.history], [h["val_acc"] for h in res.history],
-                 "o-", ms=3, label=name)
-    ax1.set_xlabel("step")
-    ax1.set_ylabel("training loss (smoothed)")
-    ax1.set_yscale("log")
-    ax1.grid(alpha=0.3, which="both")
-    ax1.legend()
-    ax2.set_xlabel("epoch")
-    ax2.set_ylabel("validation accuracy")
-    ax2.grid(alpha=0.3)
-    ax2.legend()
-    fig.suptitle("optimizers from the same start and the same batches")
-    save_figure(fig, out_dir / "comparison.png")
+    def plot(self):
+        from .viz.plots import new_figure
+
+        fig = new_figure(figsize=(12, 4.5))
+        ax1, ax2 = fig.subplots(1, 2)
+        self.sweep.plot(ax=ax1)
+        self.range_test.plot(ax=ax2, title=f"learning-rate range test ({self.optimizer})")
+        return fig
 
 
-def lr_sweep(cfg: RunConfig, out_dir: str | Path | None = None, sample: int = 1000,
-             n_steps: int = 100, lr_min: float = 1e-7, lr_max: float = 10.0) -> dict:
+def lr_sweep(cfg: RunConfig, sample: int = 1000, n_steps: int = 100, lr_min: float = 1e-7,
+             lr_max: float = 10.0) -> LRSweepResult:
     """The step-size sweep and the range test at the initial weights of ``cfg``'s model."""
     from .optim import lr_range_test, step_size_sweep
 
-    data = build_data(cfg)
-    model = build_model(cfg, data.n_features, data.dataset.n_classes)
+    pieces = build(cfg)
+    data, model = pieces.data, pieces.model
     dtype = np.dtype(cfg.train.dtype)
     theta = model.init_params(cfg.train.seed, dtype=np.float64)
     n = min(sample, data.X_train.shape[0])
-    obj = model.objective(data.X_train[:n], data.y_train[:n], train=False)
-    sweep = step_size_sweep(obj, theta)
+    sweep = step_size_sweep(model.bind(data.X_train[:n], data.y_train[:n]), theta)
     rng = np.random.default_rng(cfg.train.seed)
     X, y = data.X_train.astype(dtype), data.y_train
     batches: list[np.ndarray] = []
 
     def batch(th, i):
         while len(batches) <= i:
-            batches.extend(batch_indices(X.shape[0], cfg.train.batch_size, rng))
+            batches.extend(pieces.plan.epoch_batches(rng))
         idx = batches[i]
         return model.loss_and_grad(th, X[idx], y[idx], train=True, rng=rng)
 
     opt = "sgd" if cfg.optim.name == "gd" else cfg.optim.name
     rt = lr_range_test(batch, theta.astype(dtype), lr_min=lr_min, lr_max=lr_max,
                        n_steps=n_steps, optimizer=opt)
-    out = {
-        "step_sizes": sweep.step_sizes.tolist(),
-        "sweep_losses": sweep.losses.tolist(),
-        "loss0": sweep.loss0,
-        "best_step": sweep.best_step,
-        "range_lrs": rt.lrs.tolist(),
-        "range_losses": rt.smoothed.tolist(),
-        "suggested_lr": rt.suggestion,
-        "optimizer": opt,
-    }
-    if out_dir is not None:
-        out_dir = Path(out_dir)
-        _plot_sweep(sweep, rt, out_dir / "lr_sweep.png", opt)
-        atomic_write_json(out_dir / "lr_sweep.json", out)
-        out["plot"] = str(out_dir / "lr_sweep.png")
-    return out
-
-
-def _plot_sweep(sweep, rt, path, opt):
-    import matplotlib.pyplot as plt
-
-    from .viz import save_figure
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
-    losses = np.where(np.isfinite(sweep.losses), sweep.losses, np.nan)
-    ax1.semilogx(sweep.step_sizes, losses, "o-")
-    ax1.axhline(sweep.loss0, color="gray", ls="--", lw=1, label="loss before the step")
-    ax1.set_xlabel("step size")
-    ax1.set_ylabel("loss after one gradient step")
-    ax1.set_title("step-size sweep at the initial weights")
-    ax1.legend()
-    ax1.grid(alpha=0.3, which="both")
-    ax2.semilogx(rt.lrs[: rt.smoothed.size], rt.smoothed, "-")
-    ax2.axvline(rt.suggestion, color="tab:red", ls="--", lw=1,
-                label=f"suggested {rt.suggestion:.2g}")
-    ax2.set_xlabel("learning rate")
-    ax2.set_ylabel("smoothed mini-batch loss")
-    ax2.set_title(f"learning-rate range test ({opt})")
-    ax2.legend()
-    ax2.grid(alpha=0.3, which="both")
-    save_figure(fig, path)
+    return LRSweepResult(opt, sweep, rt)

@@ -17,7 +17,7 @@ Numerical derivatives: centered ``(f(t + h e) - f(t - h e)) / 2h`` (error O(h^2)
 - ``sampled``: ``k`` random coordinates per tensor;
 - ``fast``: per tensor, one random unit direction ``u`` supported on that tensor, comparing
   ``<grad, u>`` with the directional difference (rank-1 ``u`` for matrices, see
-  :func:`random_direction`). Two evaluations per tensor, so a 270k-parameter
+  :func:`probe_direction`). Two evaluations per tensor, so a 270k-parameter
   MLP is checked in milliseconds, and a wrong backward is pinned to the tensor it corrupts.
 
 Kinks: ReLU at 0, the hinge at its margin, ``|w|`` at 0 are not differentiable. When the
@@ -30,21 +30,23 @@ a new direction, and reports the crossing instead of calling a correct gradient 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from . import _validate as V
+from . import _validate as checks
+from .contract import bind, check_theta, require_objective
 from .errors import InputError
 from .params import Layout
+from .results import Result
 
 MODES = ("fast", "sampled", "full")
 _EPS_NOISE = 4 * np.finfo(np.float64).eps  # rounding noise of one loss evaluation, relative
 METHODS = ("central", "forward")
 
 
-@dataclass
-class TensorCheck:
+@dataclass(frozen=True)
+class TensorCheck(Result):
     """The check of one named tensor."""
 
     name: str
@@ -63,8 +65,8 @@ class TensorCheck:
         return self.status != "fail"
 
 
-@dataclass
-class GradCheckResult:
+@dataclass(frozen=True)
+class GradCheckResult(Result):
     """What a gradient check found; ``ok`` is False when any tensor failed."""
 
     ok: bool
@@ -72,7 +74,7 @@ class GradCheckResult:
     method: str
     h: float
     tol: float
-    tensors: list[TensorCheck] = field(default_factory=list)
+    tensors: tuple[TensorCheck, ...] = ()
     n_evals: int = 0
     seconds: float = 0.0
 
@@ -86,13 +88,25 @@ class GradCheckResult:
         return max(errs, default=0.0)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["failed"] = self.failed
-        d["max_rel_error"] = self.max_rel_error
-        for t in d["tensors"]:
-            t["shape"] = list(t["shape"])
-            t["worst_index"] = None if t["worst_index"] is None else list(t["worst_index"])
-        return d
+        return {**super().to_dict(), "failed": self.failed, "max_rel_error": self.max_rel_error}
+
+    def plot(self, ax=None):
+        """The worst relative error of every tensor (log scale) against the tolerance."""
+        from .viz.plots import figure_and_axes
+
+        fig, ax = figure_and_axes(ax, figsize=(7, 0.35 * len(self.tensors) + 1.5))
+        names = [t.name for t in self.tensors]
+        errors = [max(t.max_rel_error, 1e-18) for t in self.tensors]
+        colors = {"pass": "#0072B2", "fail": "#D55E00", "kink": "#E69F00"}
+        ax.barh(names, errors, color=[colors[t.status] for t in self.tensors])
+        ax.axvline(self.tol, color="black", ls="--", lw=1, label=f"tolerance {self.tol:g}")
+        ax.set_xscale("log")
+        ax.invert_yaxis()
+        ax.set_xlabel("largest relative error (analytic vs numerical)")
+        ax.set_title(f"gradient check ({self.mode}, {self.method} differences): "
+                     f"{'OK' if self.ok else 'FAILED ' + ', '.join(self.failed)}")
+        ax.legend(loc="lower right")
+        return fig
 
 
 def rel_error(a, n, floor: float = 1e-10):
@@ -107,7 +121,7 @@ def numerical_gradient(f, theta, h: float = 1e-5, method: str = "central", indic
 
     ``indices`` restricts the work to those flat coordinates (the rest of the result is NaN).
     """
-    V.choice(method, METHODS, "difference method")
+    checks.choice(method, METHODS, "difference method")
     t = np.array(theta, dtype=np.float64)
     idx = range(t.size) if indices is None else np.asarray(indices).ravel()
     out = np.full(t.size, np.nan)
@@ -125,32 +139,8 @@ def numerical_gradient(f, theta, h: float = 1e-5, method: str = "central", indic
     return out.reshape(np.shape(theta))
 
 
-class _Probe:
-    """Uniform access to an objective: its gradient, its value, and (optionally) kink states."""
-
-    def __init__(self, objective):
-        self.evals = 0
-        if callable(objective) and not hasattr(objective, "loss_and_grad"):
-            self.loss_and_grad = objective
-            self._loss = lambda t: objective(t)[0]
-        else:
-            self.loss_and_grad = objective.loss_and_grad
-            self._loss = getattr(objective, "loss", lambda t: objective.loss_and_grad(t)[0])
-        # loss_and_kinks(t) -> (loss, state) in one forward pass, where the objective offers it.
-        self._loss_and_kinks = getattr(objective, "loss_and_kinks", None)
-        self.has_kinks = self._loss_and_kinks is not None
-
-    def value(self, t, want_kinks):
-        """The loss at t and, when asked, the kink state (else None)."""
-        self.evals += 1
-        if want_kinks:
-            loss, state = self._loss_and_kinks(t)
-            return float(loss), state
-        return float(self._loss(t)), None
-
-
-def random_direction(rng: np.random.Generator, shape) -> tuple[np.ndarray, tuple | None]:
-    """A random unit direction for a tensor of ``shape``: ``(u, factors)``.
+def probe_direction(rng: np.random.Generator, shape) -> tuple[np.ndarray, tuple | None]:
+    """A random unit direction to probe a tensor of ``shape`` with: ``(u, factors)``.
 
     Vectors get i.i.d. entries uniform on 65,536 symmetric levels, normalized (symmetric and
     nearly continuous like a Gaussian, about ten times cheaper to draw). A matrix gets the
@@ -162,8 +152,8 @@ def random_direction(rng: np.random.Generator, shape) -> tuple[np.ndarray, tuple
     """
     shape = tuple(shape)
     if len(shape) == 2 and min(shape) > 1:
-        a = random_direction(rng, shape[:1])[0]
-        b = random_direction(rng, shape[1:])[0]
+        a = probe_direction(rng, shape[:1])[0]
+        b = probe_direction(rng, shape[1:])[0]
         return np.outer(a, b), (a, b)
     n = int(np.prod(shape))
     u = np.frombuffer(rng.bytes(2 * n), dtype=np.int16).astype(np.float64)
@@ -172,9 +162,9 @@ def random_direction(rng: np.random.Generator, shape) -> tuple[np.ndarray, tuple
     return u.reshape(shape), None
 
 
-def _coordinate(objective, record, theta, spec, p: int, step: float):
-    """The resumed pass for coordinate ``p`` of a tensor: ``delta`` is a one-hot tensor (for a
-    matrix the rank-1 ``e_i e_j^T``, whose factors let an affine layer skip the product)."""
+def _one_hot(spec, p: int):
+    """Coordinate ``p`` of a tensor as a direction: a one-hot vector, and for a matrix the
+    factors of the rank-1 ``e_i e_j^T`` (which let an affine layer skip the product)."""
     delta = np.zeros(spec.size)
     delta[p] = 1.0
     factors = None
@@ -183,13 +173,154 @@ def _coordinate(objective, record, theta, spec, p: int, step: float):
         a, b = np.zeros(spec.shape[0]), np.zeros(spec.shape[1])
         a[i] = b[j] = 1.0
         factors = (a, b)
-    return objective.directional(record, theta, spec.name, delta, step, factors)
+    return delta, factors
 
 
 def _same_state(s0, s1) -> bool:
     if s0 is None or s1 is None:
         return True
     return all(np.array_equal(a, b) for a, b in zip(s0, s1))
+
+
+@dataclass(frozen=True)
+class _Options:
+    mode: str
+    method: str
+    h: float
+    tol: float
+    k: int
+    seed: int
+    detect_kinks: bool
+    retries: int
+    floor: float
+
+
+def _options(mode, method, h, tol, k, seed, detect_kinks, retries, floor) -> _Options:
+    checks.choice(mode, MODES, "gradcheck mode")
+    checks.choice(method, METHODS, "difference method")
+    h = float(h)
+    if not (np.isfinite(h) and h > 0):
+        raise InputError(f"step h must be a positive finite number, got {h!r}")
+    if tol is None:
+        tol = 1e-3 if method == "forward" else (1e-5 if mode == "fast" else 1e-6)
+    tol = float(tol)
+    if not (np.isfinite(tol) and tol > 0):
+        raise InputError(f"tol must be a positive finite number, got {tol!r}")
+    return _Options(mode, method, h, tol, checks.positive_int(k, "k"), int(seed),
+                    bool(detect_kinks), checks.positive_int(retries, "retries"), float(floor))
+
+
+class _Checker:
+    """The state of one check: the base pass at theta and the finite differences around it."""
+
+    def __init__(self, fn, theta: np.ndarray, opts: _Options):
+        self.fn, self.theta, self.opts = fn, theta, opts
+        self.evals = 0
+        self.want_kinks = opts.detect_kinks and fn.has_kinks
+        # An objective that can resume a pass mid-network (steepest's MLP): one recorded base
+        # pass, then every perturbation of a tensor starts at that tensor's layer.
+        self.resumable = opts.method == "central" and fn.resumable
+        if self.resumable:
+            self.record = fn.record(theta)
+            f0, grad = self.record.loss, self.record.grad
+        else:
+            f0, grad = fn.loss_and_grad(theta.copy())
+        self.evals += 1
+        self.grad = np.asarray(grad, dtype=np.float64)
+        if self.grad.shape != theta.shape:
+            raise InputError(f"the gradient has shape {self.grad.shape}, theta has {theta.shape}")
+        self.f0 = float(f0)
+        self.state0 = (self._value(theta)[1] if self.want_kinks and not self.resumable
+                       else None)
+        self.rng = np.random.default_rng(opts.seed)
+
+    def _value(self, t):
+        """The loss at t and, when kinks are watched, the kink state (else None)."""
+        self.evals += 1
+        if self.want_kinks:
+            loss, state = self.fn.loss_and_kinks(t)
+            return float(loss), state
+        return float(self.fn.loss(t)), None
+
+    def quotient(self, fp, fm, step):
+        """The difference quotient and its rounding resolution."""
+        if self.opts.method == "central":
+            return (fp - fm) / (2 * step), _EPS_NOISE * (abs(fp) + abs(fm)) / (2 * step)
+        return (fp - self.f0) / step, _EPS_NOISE * (abs(fp) + abs(self.f0)) / step
+
+    def perturbed(self, sl, delta, step):
+        """Loss (and crossing) at theta +- step*delta on slice sl, restoring theta after."""
+        theta = self.theta
+        saved = theta[sl].copy()
+        theta[sl] += step * delta
+        fp, sp = self._value(theta)
+        theta[sl] = saved
+        fm, sm = self.f0, self.state0
+        if self.opts.method == "central":
+            theta[sl] -= step * delta
+            fm, sm = self._value(theta)
+            theta[sl] = saved
+        return fp, fm, not (_same_state(self.state0, sp) and _same_state(self.state0, sm))
+
+    def probe(self, spec, p, step):
+        """``(analytic, f(+), f(-), crossed)`` for coordinate ``p`` (or, with ``p`` None, a
+        random direction) of the tensor ``spec``."""
+        g = self.grad[spec.slice]
+        if p is None:
+            u, factors = probe_direction(self.rng, spec.shape)
+            if factors is None:
+                analytic = float(g @ u.ravel())
+            else:
+                analytic = float(factors[0] @ g.reshape(spec.shape) @ factors[1])
+            delta, where = u.ravel(), spec.slice
+        else:
+            analytic = float(g[p])
+            delta, factors = _one_hot(spec, int(p))
+            where = slice(spec.start + int(p), spec.start + int(p) + 1)
+        if self.resumable:
+            fp, fm, crossed = self.fn.directional(self.record, self.theta, spec.name, delta,
+                                                  step, factors)
+            self.evals += 2
+            return analytic, fp, fm, crossed and self.opts.detect_kinks
+        return (analytic, *self.perturbed(where, delta if p is None else 1.0, step))
+
+    def probes(self, spec) -> list:
+        if self.opts.mode == "fast":
+            return [None]
+        if self.opts.mode == "sampled":
+            return list(self.rng.choice(spec.size, size=min(self.opts.k, spec.size),
+                                        replace=False))
+        return list(range(spec.size))
+
+    def check_tensor(self, spec) -> TensorCheck:
+        opts = self.opts
+        probes = self.probes(spec)
+        worst = (-1.0, 0.0, None, 0.0, 0.0)  # rel, abs, index, analytic, numeric
+        crossings = 0
+        for p in probes:
+            step = opts.h
+            for _attempt in range(opts.retries):
+                analytic, fp, fm, crossed = self.probe(spec, p, step)
+                numeric, resolution = self.quotient(fp, fm, step)
+                if not crossed:
+                    break
+                step /= 10
+            if crossed:
+                crossings += 1
+                continue
+            r = float(rel_error(analytic, numeric, max(opts.floor, resolution / opts.tol)))
+            if r > worst[0]:
+                index = None if p is None else tuple(
+                    int(i) for i in np.unravel_index(p, spec.shape))
+                worst = (r, abs(analytic - numeric), index, analytic, numeric)
+        if crossings == len(probes):
+            status = "kink"
+        else:
+            status = "pass" if worst[0] <= opts.tol else "fail"
+        return TensorCheck(name=spec.name, shape=spec.shape, n_checked=len(probes),
+                           max_rel_error=max(worst[0], 0.0), max_abs_error=worst[1],
+                           worst_index=worst[2], analytic=worst[3], numeric=worst[4],
+                           kink_crossings=crossings, status=status)
 
 
 def gradcheck(
@@ -208,146 +339,25 @@ def gradcheck(
 ) -> GradCheckResult:
     """Check ``objective``'s analytic gradient at ``theta`` tensor by tensor.
 
-    ``objective`` is a callable ``theta -> (loss, grad)`` or an object with ``loss_and_grad``
-    (and optionally ``loss`` and ``loss_and_kinks``), such as ``model.objective(X, y)``.
-    ``layout`` names the tensors (one tensor "theta" if omitted). ``tol`` defaults to 1e-6 for
+    ``objective`` is a function of theta: a callable ``theta -> (loss, grad)`` or a bound
+    objective (``steepest.bind(model, X, y)``, ``model.bind(X, y)``); its fast paths (resumed
+    passes, kink states) are used where it offers them. ``layout`` names the tensors (the
+    objective's layout, or one tensor "theta", if omitted). ``tol`` defaults to 1e-6 for
     centered differences in ``full``/``sampled`` mode, 1e-5 in ``fast`` mode (a sum over many
     coordinates carries more rounding), and 1e-3 for forward differences.
     """
-    V.choice(mode, MODES, "gradcheck mode")
-    V.choice(method, METHODS, "difference method")
-    k = V.positive_int(k, "k")
-    retries = V.positive_int(retries, "retries")
-    h = float(h)
-    if not (np.isfinite(h) and h > 0):
-        raise InputError(f"step h must be a positive finite number, got {h!r}")
-    if tol is None:
-        tol = 1e-3 if method == "forward" else (1e-5 if mode == "fast" else 1e-6)
+    opts = _options(mode, method, h, tol, k, seed, detect_kinks, retries, floor)
     start = time.perf_counter()
-    theta = np.array(theta, dtype=np.float64)  # a private float64 copy we may perturb
-    if theta.ndim != 1:
-        raise InputError(f"theta must be a 1-D parameter vector, got shape {theta.shape}")
-    if layout is None:
-        layout = Layout([("theta", (theta.size,), "weight")])
+    fn = bind(objective)
+    # a private float64 copy we may perturb
+    theta = np.array(check_theta(theta), dtype=np.float64)
+    layout = layout or fn.layout or Layout([("theta", (theta.size,), "weight")])
     layout.check(theta)
-    probe = _Probe(objective)
-    want_kinks = detect_kinks and probe.has_kinks
-    # An objective that can resume a pass mid-network (steepest models): one recorded base
-    # pass, then every perturbation of a tensor starts at that tensor's layer.
-    resumable = method == "central" and hasattr(objective, "directional")
-    if resumable:
-        record = objective.prepare(theta)
-        f0, grad = record.loss, record.grad
-        probe.evals += 1
-    else:
-        f0, grad = probe.loss_and_grad(theta.copy())
-    grad = np.asarray(grad, dtype=np.float64)
-    if grad.shape != theta.shape:
-        raise InputError(f"the gradient has shape {grad.shape}, theta has {theta.shape}")
-    state0 = probe.value(theta, want_kinks)[1] if want_kinks and not resumable else None
-    f0 = float(f0)
-    rng = np.random.default_rng(seed)
-
-    def quotient(fp, fm, step):
-        """The difference quotient and its rounding resolution."""
-        if method == "central":
-            return (fp - fm) / (2 * step), _EPS_NOISE * (abs(fp) + abs(fm)) / (2 * step)
-        return (fp - f0) / step, _EPS_NOISE * (abs(fp) + abs(f0)) / step
-
-    def perturbed(sl, delta, step):
-        """Loss (and crossing) at theta +- step*delta on slice sl, restoring theta after."""
-        saved = theta[sl].copy()
-        theta[sl] += step * delta
-        fp, sp = probe.value(theta, want_kinks)
-        theta[sl] = saved
-        fm, sm = f0, state0
-        if method == "central":
-            theta[sl] -= step * delta
-            fm, sm = probe.value(theta, want_kinks)
-            theta[sl] = saved
-        return fp, fm, not (_same_state(state0, sp) and _same_state(state0, sm))
-
-    tensors = []
-    for spec in layout:
-        sl = spec.slice
-        g = grad[sl]
-        if mode == "fast":
-            probes = [None]
-        elif mode == "sampled":
-            probes = list(rng.choice(spec.size, size=min(k, spec.size), replace=False))
-        else:
-            probes = list(range(spec.size))
-        worst = (-1.0, 0.0, None, 0.0, 0.0)  # rel, abs, index, analytic, numeric
-        crossings = 0
-        for p in probes:
-            step = h
-            for _attempt in range(retries):
-                if p is None:  # a random direction on the whole tensor
-                    u, factors = random_direction(rng, spec.shape)
-                    if factors is None:
-                        analytic = float(g @ u.ravel())
-                    else:
-                        analytic = float(factors[0] @ g.reshape(spec.shape) @ factors[1])
-                    u = u.ravel()
-                    if resumable:
-                        fp, fm, crossed = objective.directional(record, theta, spec.name, u,
-                                                                step, factors)
-                        probe.evals += 2
-                        crossed = crossed and detect_kinks
-                    else:
-                        fp, fm, crossed = perturbed(sl, u, step)
-                else:  # one coordinate
-                    analytic = float(g[p])
-                    if resumable:
-                        fp, fm, crossed = _coordinate(objective, record, theta, spec, int(p),
-                                                      step)
-                        probe.evals += 2
-                        crossed = crossed and detect_kinks
-                    else:
-                        one = slice(spec.start + int(p), spec.start + int(p) + 1)
-                        fp, fm, crossed = perturbed(one, 1.0, step)
-                numeric, res = quotient(fp, fm, step)
-                if not crossed:
-                    break
-                step /= 10
-            if crossed:
-                crossings += 1
-                continue
-            r = float(rel_error(analytic, numeric, max(floor, res / tol)))
-            if r > worst[0]:
-                index = None
-                if p is not None:
-                    index = tuple(int(i) for i in np.unravel_index(p, spec.shape))
-                worst = (r, abs(analytic - numeric), index, analytic, numeric)
-        n_checked = len(probes)
-        if crossings == n_checked:
-            status = "kink"
-        else:
-            status = "pass" if worst[0] <= tol else "fail"
-        tensors.append(
-            TensorCheck(
-                name=spec.name,
-                shape=spec.shape,
-                n_checked=n_checked,
-                max_rel_error=max(worst[0], 0.0),
-                max_abs_error=worst[1],
-                worst_index=worst[2],
-                analytic=worst[3],
-                numeric=worst[4],
-                kink_crossings=crossings,
-                status=status,
-            )
-        )
-    return GradCheckResult(
-        ok=all(t.passed for t in tensors),
-        mode=mode,
-        method=method,
-        h=h,
-        tol=tol,
-        tensors=tensors,
-        n_evals=probe.evals + 1,
-        seconds=time.perf_counter() - start,
-    )
+    checker = _Checker(fn, theta, opts)
+    tensors = tuple(checker.check_tensor(spec) for spec in layout)
+    return GradCheckResult(ok=all(t.passed for t in tensors), mode=opts.mode,
+                           method=opts.method, h=opts.h, tol=opts.tol, tensors=tensors,
+                           n_evals=checker.evals, seconds=time.perf_counter() - start)
 
 
 def check_model(
@@ -358,7 +368,8 @@ def check_model(
     In training mode BatchNorm uses batch statistics and dropout a fixed mask (seeded), so the
     objective is a deterministic function of theta; running statistics are left untouched.
     """
+    require_objective(model, "check_model")
     if theta is None:
         theta = model.init_params(seed)
-    obj = model.objective(X, y, train=train, seed=seed)
-    return gradcheck(obj, theta, layout=model.layout, mode=mode, seed=seed, **kwargs)
+    fn = bind(model, X, y, train=train, seed=seed)
+    return gradcheck(fn, theta, layout=model.layout, mode=mode, seed=seed, **kwargs)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _validate as V
+from . import _validate as checks
 from .errors import InputError
 
 HINGES = ("weston-watkins", "crammer-singer")
@@ -30,7 +30,7 @@ def _check_scores(scores, y):
         raise InputError(f"scores must be 2-D (N, C), got shape {scores.shape}")
     if not np.issubdtype(scores.dtype, np.floating):
         scores = scores.astype(np.float64)
-    y = V.labels(y, scores.shape[0], scores.shape[1])
+    y = checks.labels(y, scores.shape[0], scores.shape[1])
     return scores, y
 
 
@@ -40,12 +40,12 @@ def svm_loss(scores, y, margin: float = 1.0, variant: str = "weston-watkins"):
     Returns ``(mean loss, dL/dscores)``.
     """
     scores, y = _check_scores(scores, y)
-    V.choice(variant, HINGES, "hinge variant")
-    margin = V.nonneg_float(margin, "margin")
+    checks.choice(variant, HINGES, "hinge variant")
+    margin = checks.nonneg_float(margin, "margin")
     return _svm(scores, y, margin, variant)
 
 
-def _svm(scores, y, margin, variant):
+def _svm(scores, y, margin, variant, want_grad=True):
     n = scores.shape[0]
     rows = np.arange(n)
     correct = scores[rows, y][:, None]
@@ -54,6 +54,8 @@ def _svm(scores, y, margin, variant):
         margins[rows, y] = 0.0
         np.maximum(margins, 0, out=margins)
         loss = margins.sum() / n
+        if not want_grad:
+            return float(loss), None
         d = (margins > 0).astype(scores.dtype)
         d[rows, y] = -d.sum(axis=1)
     else:
@@ -62,6 +64,8 @@ def _svm(scores, y, margin, variant):
         j = np.argmax(others, axis=1)
         li = np.maximum(0.0, margin + others[rows, j] - correct[:, 0])
         loss = li.sum() / n
+        if not want_grad:
+            return float(loss), None
         d = np.zeros_like(scores)
         active = li > 0
         d[rows[active], j[active]] = 1.0
@@ -90,17 +94,31 @@ def softmax_loss(scores, y):
     return _softmax(scores, y)
 
 
-def _softmax(scores, y):
+def _softmax(scores, y, want_grad=True):
     n = scores.shape[0]
     rows = np.arange(n)
     shifted = scores - scores.max(axis=1, keepdims=True)
     e = np.exp(shifted)
     z = e.sum(axis=1)
     loss = (np.log(z) - shifted[rows, y]).sum() / n
+    if not want_grad:
+        return float(loss), None
     e /= z[:, None]
     e[rows, y] -= 1.0
     e /= n
     return float(loss), e
+
+
+def _regression(pred, target, kind, want_grad=True):
+    """``l2``: ``(1/N) sum ||r||^2`` with gradient ``2 r / N``; ``l1``: ``(1/N) sum |r|`` with
+    gradient ``sign(r) / N``, where ``r = pred - target``."""
+    r = pred - target
+    n = pred.shape[0]
+    if kind == "l2":
+        loss = float(np.sum(r * r) / n)
+        return loss, (r * (2.0 / n) if want_grad else None)
+    loss = float(np.abs(r).sum() / n)
+    return loss, (np.sign(r) / n if want_grad else None)
 
 
 def _regression_target(pred, target):
@@ -123,18 +141,12 @@ def _regression_target(pred, target):
 
 def l2_loss(pred, target):
     """``(1/N) sum_i ||pred_i - target_i||^2``; returns ``(loss, dpred)`` with ``2 r / N``."""
-    pred, target = _regression_target(pred, target)
-    r = pred - target
-    n = pred.shape[0]
-    return float(np.sum(r * r) / n), r * (2.0 / n)
+    return _regression(*_regression_target(pred, target), "l2")
 
 
 def l1_loss(pred, target):
     """``(1/N) sum_i ||pred_i - target_i||_1``; returns ``(loss, dpred)`` with ``sign(r) / N``."""
-    pred, target = _regression_target(pred, target)
-    r = pred - target
-    n = pred.shape[0]
-    return float(np.abs(r).sum() / n), np.sign(r) / n
+    return _regression(*_regression_target(pred, target), "l1")
 
 
 class Loss:
@@ -147,9 +159,9 @@ class Loss:
     NAMES = ("softmax", "svm", "l2", "l1")
 
     def __init__(self, name: str = "softmax", margin: float = 1.0, hinge: str = "weston-watkins"):
-        self.name = V.choice(name, self.NAMES, "loss")
-        self.margin = V.nonneg_float(margin, "margin")
-        self.hinge = V.choice(hinge, HINGES, "hinge variant")
+        self.name = checks.choice(name, self.NAMES, "loss")
+        self.margin = checks.nonneg_float(margin, "margin")
+        self.hinge = checks.choice(hinge, HINGES, "hinge variant")
 
     def _target(self, scores, y):
         y = np.asarray(y)
@@ -159,25 +171,17 @@ class Loss:
         onehot[np.arange(scores.shape[0]), y] = 1.0
         return onehot
 
-    def __call__(self, scores, y):
+    def __call__(self, scores, y, want_grad: bool = True):
+        """``(loss, dscores)``; with ``want_grad=False`` the gradient is skipped (None)."""
         if self.name == "softmax":
-            return _softmax(scores, y)
+            return _softmax(scores, y, want_grad)
         if self.name == "svm":
-            return _svm(scores, y, self.margin, self.hinge)
-        r = scores - self._target(scores, y)
-        n = scores.shape[0]
-        if self.name == "l2":
-            return float(np.sum(r * r) / n), r * (2.0 / n)
-        return float(np.abs(r).sum() / n), np.sign(r) / n
+            return _svm(scores, y, self.margin, self.hinge, want_grad)
+        return _regression(scores, self._target(scores, y), self.name, want_grad)
 
     def value(self, scores, y) -> float:
         """The loss alone (no gradient), for evaluation-heavy callers."""
-        if self.name == "softmax":
-            n = scores.shape[0]
-            m = scores.max(axis=1, keepdims=True)
-            lse = np.log(np.exp(scores - m).sum(axis=1)) + m[:, 0]
-            return float((lse - scores[np.arange(n), y]).sum() / n)
-        return self(scores, y)[0]
+        return self(scores, y, want_grad=False)[0]
 
     def kinks(self, scores, y):
         if self.name == "svm":
@@ -190,3 +194,48 @@ class Loss:
         if self.name == "svm":
             return f"svm ({self.hinge}, margin={self.margin:g})"
         return self.name
+
+
+def class_major_loss_sums(loss: Loss, S, y, buf, P):
+    """The classification losses above, summed over rows, for many points at once: per-point
+    loss sums and correct counts from class-major scores ``S`` of shape (points, classes, rows).
+
+    A fast variant for landscape surfaces, tested against :class:`Loss` (the one definition):
+    reductions over the short class axis run as elementwise passes over long rows, and every
+    temporary lives in ``buf`` (arrays ``m``, ``s``, ``y_at`` of shape (>= P, rows) and
+    ``work`` shaped like ``S``). Accuracy follows ``argmax`` exactly (first maximum wins).
+    """
+    c, n = S.shape[1], S.shape[2]
+    rows = np.arange(n)
+    m, s, y_at, work = buf["m"][:P], buf["s"][:P], buf["y_at"][:P], buf["work"][:P]
+    np.max(S, axis=1, out=m)
+    np.take(S.reshape(P, c * n), y * n + rows, axis=1, out=y_at)  # the true class's score
+    if loss.name == "softmax":
+        np.subtract(S, m[:, None, :], out=work)
+        np.exp(work, out=work)
+        np.sum(work, axis=1, out=s)
+        np.log(s, out=s)
+        s += m
+        s -= y_at  # -log softmax of the true class
+        sums = s.sum(axis=1, dtype=np.float64)
+    elif loss.hinge == "weston-watkins":
+        np.subtract(S, y_at[:, None, :], out=work)
+        work += loss.margin
+        np.maximum(work, 0, out=work)
+        # the true class contributes max(0, margin) to the sum above; take it out
+        sums = work.sum(axis=(1, 2), dtype=np.float64) - n * max(loss.margin, 0.0)
+    else:  # Crammer-Singer: max over the other classes
+        np.copyto(work, S)
+        work.reshape(P, c * n)[:, y * n + rows] = -np.inf
+        np.max(work, axis=1, out=s)
+        s += loss.margin
+        s -= y_at
+        np.maximum(s, 0, out=s)
+        sums = s.sum(axis=1, dtype=np.float64)
+    ok = y_at >= m
+    # a tie for the maximum: argmax takes the first index, which may not be the true class
+    ties = (S == m[:, None, :]).sum(axis=1) > 1
+    if ties.any():
+        p_idx, r_idx = np.nonzero(ties)
+        ok[p_idx, r_idx] = np.argmax(S[p_idx, :, r_idx], axis=1) == y[r_idx]
+    return sums, ok.sum(axis=1)

@@ -21,13 +21,24 @@ ROLES = ("weight", "bias", "norm")
 
 @dataclass(frozen=True)
 class ParamSpec:
-    """One named tensor inside the flat vector: ``theta[start:stop].reshape(shape)``."""
+    """One named tensor inside the flat vector: ``theta[start:stop].reshape(shape)``.
+
+    ``unit_axis`` is the axis of a weight tensor that indexes its units (filters, output
+    channels): steepest's Linear stores ``W`` as (in, out), so axis 1 (the last, the default);
+    PyTorch stores (out, in, ...), so axis 0. Filter normalization rescales along it.
+    """
 
     name: str
     shape: tuple[int, ...]
     start: int
     stop: int
     role: str
+    unit_axis: int = -1
+
+    @property
+    def filter_axis(self) -> int:
+        """``unit_axis`` as a non-negative axis of ``shape``."""
+        return self.unit_axis % len(self.shape) if self.shape else 0
 
     @property
     def size(self) -> int:
@@ -42,14 +53,17 @@ class Layout:
     """Ordered, named description of a flat vector.
 
     ``Layout([("fc1.W", (784, 256), "weight"), ("fc1.b", (256,), "bias")])`` lays the tensors
-    out back to back in the given order.
+    out back to back in the given order. An entry may carry a fourth element, the
+    ``unit_axis`` of a weight tensor (see :class:`ParamSpec`; the last axis by default).
     """
 
-    def __init__(self, entries: Iterable[tuple[str, tuple[int, ...], str]]):
+    def __init__(self, entries: Iterable[tuple]):
         specs: list[ParamSpec] = []
         offset = 0
         seen: set[str] = set()
-        for name, shape, role in entries:
+        for entry in entries:
+            name, shape, role, *rest = entry
+            unit_axis = int(rest[0]) if rest else -1
             if name in seen:
                 raise InputError(f"duplicate tensor name {name!r} in layout")
             if role not in ROLES:
@@ -57,8 +71,10 @@ class Layout:
             shape = tuple(int(s) for s in shape)
             if any(s < 1 for s in shape):
                 raise InputError(f"tensor {name!r} has a non-positive dimension in shape {shape}")
+            if shape and not -len(shape) <= unit_axis < len(shape):
+                raise InputError(f"tensor {name!r} of shape {shape} has no axis {unit_axis}")
             n = prod(shape)
-            specs.append(ParamSpec(name, shape, offset, offset + n, role))
+            specs.append(ParamSpec(name, shape, offset, offset + n, role, unit_axis))
             seen.add(name)
             offset += n
         self.specs: tuple[ParamSpec, ...] = tuple(specs)
@@ -95,14 +111,9 @@ class Layout:
 
     def check(self, theta: np.ndarray, what: str = "theta") -> np.ndarray:
         """Raise unless ``theta`` is a 1-D floating array of exactly ``self.size`` entries."""
-        theta = np.asarray(theta)
-        if theta.ndim != 1 or theta.shape[0] != self.size:
-            raise InputError(
-                f"{what} must be a 1-D vector of {self.size} parameters, got shape {theta.shape}"
-            )
-        if not np.issubdtype(theta.dtype, np.floating):
-            raise InputError(f"{what} must be floating point, got dtype {theta.dtype}")
-        return theta
+        from .contract import check_theta
+
+        return check_theta(theta, size=self.size, what=what)
 
     def view(self, theta: np.ndarray, name: str) -> np.ndarray:
         """The tensor ``name`` as a view into ``theta`` (writes go through)."""
@@ -140,8 +151,11 @@ class Layout:
 
     def to_dict(self) -> list[dict]:
         """A JSON-able description (names, shapes, roles), enough to rebuild the layout."""
-        return [{"name": s.name, "shape": list(s.shape), "role": s.role} for s in self.specs]
+        return [{"name": s.name, "shape": list(s.shape), "role": s.role,
+                 **({} if s.unit_axis == -1 else {"unit_axis": s.unit_axis})}
+                for s in self.specs]
 
     @classmethod
     def from_dict(cls, entries: list[dict]) -> Layout:
-        return cls((e["name"], tuple(e["shape"]), e["role"]) for e in entries)
+        return cls((e["name"], tuple(e["shape"]), e["role"], e.get("unit_axis", -1))
+                   for e in entries)

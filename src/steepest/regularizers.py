@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _validate as V
+from . import _validate as checks
 from .params import ROLES, Layout
 
 KINDS = ("none", "l2", "l1", "elastic")
@@ -23,7 +23,8 @@ KINDS = ("none", "l2", "l1", "elastic")
 def l2_penalty(W):
     """``(sum W^2, 2 W)``."""
     W = np.asarray(W)
-    return float(np.sum(W * W)), 2.0 * W
+    flat = W.reshape(-1)
+    return float(np.dot(flat, flat)), 2.0 * W
 
 
 def l1_penalty(W):
@@ -34,7 +35,7 @@ def l1_penalty(W):
 
 def elastic_net_penalty(W, l1_ratio: float = 0.5):
     """``(rho sum|W| + (1-rho) sum W^2, rho sign(W) + 2 (1-rho) W)`` with ``rho = l1_ratio``."""
-    rho = V.probability(l1_ratio, "l1_ratio", open_low=False)
+    rho = checks.probability(l1_ratio, "l1_ratio", open_low=False)
     W = np.asarray(W)
     r1, g1 = l1_penalty(W)
     r2, g2 = l2_penalty(W)
@@ -42,7 +43,12 @@ def elastic_net_penalty(W, l1_ratio: float = 0.5):
 
 
 class Regularizer:
-    """``lambda * R`` over the tensors of a layout whose role is in ``roles``."""
+    """``lambda * R`` over the tensors of a layout whose role is in ``roles``.
+
+    With ``(lambda_1, lambda_2) = coefficients``, every penalized tensor ``w`` contributes
+    ``lambda_1 sum |w| + lambda_2 sum w^2`` (:meth:`tensor_penalty`), whose gradient
+    ``lambda_1 sign(w) + 2 lambda_2 w`` :meth:`add_gradient` adds to a gradient vector.
+    """
 
     def __init__(
         self,
@@ -51,55 +57,65 @@ class Regularizer:
         l1_ratio: float = 0.5,
         roles: tuple[str, ...] = ("weight",),
     ):
-        self.kind = V.choice(kind, KINDS, "regularizer")
-        self.strength = V.nonneg_float(strength, "regularization strength")
-        self.l1_ratio = V.probability(l1_ratio, "l1_ratio", open_low=False)
+        self.kind = checks.choice(kind, KINDS, "regularizer")
+        self.strength = checks.nonneg_float(strength, "regularization strength")
+        self.l1_ratio = checks.probability(l1_ratio, "l1_ratio", open_low=False)
         for r in roles:
-            V.choice(r, ROLES, "regularized role")
+            checks.choice(r, ROLES, "regularized role")
         self.roles = tuple(roles)
 
     @property
     def active(self) -> bool:
         return self.kind != "none" and self.strength > 0
 
-    def _coefs(self) -> tuple[float, float]:
-        """(lambda_1, lambda_2): the L1 and L2 coefficients."""
-        lam = self.strength
+    @property
+    def coefficients(self) -> tuple[float, float]:
+        """``(lambda_1, lambda_2)``: the L1 and L2 coefficients (both 0 when inactive)."""
+        lam = self.strength if self.active else 0.0
         if self.kind == "l2":
             return 0.0, lam
         if self.kind == "l1":
             return lam, 0.0
         return lam * self.l1_ratio, lam * (1 - self.l1_ratio)
 
-    def add(self, layout: Layout, theta: np.ndarray, grad: np.ndarray | None) -> float:
-        """Return ``lambda R(theta)`` and, when ``grad`` is given, add its gradient in place."""
+    def tensor_penalty(self, w: np.ndarray) -> float:
+        """``lambda_1 sum |w| + lambda_2 sum w^2`` of one penalized tensor."""
+        l1, l2 = self.coefficients
+        total = 0.0
+        if l2:
+            total += l2 * l2_penalty(w)[0]
+        if l1:
+            total += l1 * l1_penalty(w)[0]
+        return total
+
+    def value(self, layout: Layout, theta: np.ndarray) -> float:
+        """``lambda R(theta)``."""
         if not self.active:
             return 0.0
-        l1, l2 = self._coefs()
-        total = 0.0
+        return sum(self.tensor_penalty(theta[s.slice]) for s in layout.select(self.roles))
+
+    def add_gradient(self, layout: Layout, theta: np.ndarray, grad: np.ndarray) -> None:
+        """Add ``d(lambda R)/dtheta`` to ``grad`` in place."""
+        if not self.active:
+            return
+        l1, l2 = self.coefficients
         for s in layout.select(self.roles):
-            w = theta[s.start : s.stop]
+            w = theta[s.slice]
             if l2:
-                total += l2 * float(np.dot(w, w))
-                if grad is not None:
-                    grad[s.start : s.stop] += (2.0 * l2) * w
+                grad[s.slice] += (2.0 * l2) * w
             if l1:
-                total += l1 * float(np.abs(w).sum())
-                if grad is not None:
-                    grad[s.start : s.stop] += l1 * np.sign(w)
-        return total
+                grad[s.slice] += l1 * np.sign(w)
 
     def penalty(self, role: str, w: np.ndarray) -> float:
         """``lambda R(w)`` of one tensor with ``role`` (0 if that role is not regularized)."""
         if not self.active or role not in self.roles:
             return 0.0
-        l1, l2 = self._coefs()
-        return l2 * float(np.dot(w.ravel(), w.ravel())) + l1 * float(np.abs(w).sum())
+        return self.tensor_penalty(w)
 
     def kinks(self, layout: Layout, theta: np.ndarray):
-        if not self.active or self._coefs()[0] == 0:
+        if self.coefficients[0] == 0:
             return None
-        return np.concatenate([np.sign(theta[s.start : s.stop]) for s in layout.select(self.roles)])
+        return np.concatenate([np.sign(theta[s.slice]) for s in layout.select(self.roles)])
 
     def describe(self) -> str:
         if not self.active:

@@ -9,16 +9,22 @@ A run directory holds ``config.yaml`` (the full validated configuration), ``metr
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from ._io import atomic_write_text, load_npz
-from .build import batch_size, build_data, build_model, build_optimizer, steps_per_epoch
+from .build import RunData, RunPieces, build
 from .config import RunConfig, load_config
 from .errors import InputError
+from .nn import Model
+from .results import Result
 from .train import Trainer, TrainResult
+from .train.checkpoint import restore_buffers
+
+WEIGHTS = ("final", "best", "last")
 
 
 def default_run_dir(cfg: RunConfig, root: str | Path = "runs") -> Path:
@@ -27,11 +33,14 @@ def default_run_dir(cfg: RunConfig, root: str | Path = "runs") -> Path:
 
 
 def train_run(cfg: RunConfig, run_dir: str | Path | None = None, *, on_event=None,
-              plots: bool = True, theta0=None) -> TrainResult:
-    """Train the run described by ``cfg``; write everything into ``run_dir`` when given."""
-    data = build_data(cfg)
-    model = build_model(cfg, data.n_features, data.dataset.n_classes)
-    opt = build_optimizer(cfg, model, data.X_train.shape[0])
+              plots: bool = True, theta0=None, callbacks=None, figure_format: str = "png",
+              dpi: int = 110) -> TrainResult:
+    """Train the run described by ``cfg``; write everything into ``run_dir`` when given.
+
+    ``callbacks`` are extra trainer callbacks (see :mod:`steepest.train.callbacks`); the
+    run's plots are written as ``figure_format`` (png, svg or pdf) at ``dpi``.
+    """
+    pieces = build(cfg)
     if run_dir is not None:
         run_dir = Path(run_dir)
         if (run_dir / "checkpoints" / "last.npz").exists():
@@ -39,34 +48,54 @@ def train_run(cfg: RunConfig, run_dir: str | Path | None = None, *, on_event=Non
                              f"or choose another --out")
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / "config.yaml", cfg.to_yaml())
-    return _run(cfg, data, model, opt, run_dir, on_event, plots, resume=False, theta0=theta0)
+    figures = (figure_format, dpi) if plots else None
+    return _run(pieces, run_dir, on_event=on_event, callbacks=callbacks, resume=False,
+                theta0=theta0, figures=figures)
 
 
-def resume_run(run_dir: str | Path, *, on_event=None, plots: bool = True) -> TrainResult:
+def resume_run(run_dir: str | Path, *, on_event=None, plots: bool = True,
+               callbacks=None, figure_format: str = "png", dpi: int = 110) -> TrainResult:
     """Continue an interrupted run from its last checkpoint, bit-identically."""
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir)
     if not (run_dir / "checkpoints" / "last.npz").exists():
         raise InputError(f"{run_dir} has no checkpoint to resume from (checkpoints/last.npz)")
-    data = build_data(cfg)
-    model = build_model(cfg, data.n_features, data.dataset.n_classes)
-    opt = build_optimizer(cfg, model, data.X_train.shape[0])
-    return _run(cfg, data, model, opt, run_dir, on_event, plots, resume=True)
+    figures = (figure_format, dpi) if plots else None
+    return _run(build(cfg), run_dir, on_event=on_event, callbacks=callbacks, resume=True,
+                figures=figures)
 
 
-def _run(cfg, data, model, opt, run_dir, on_event, plots, resume, theta0=None):
-    spec = cfg.train.model_copy(update={"batch_size": batch_size(cfg, data.X_train.shape[0])})
-    trainer = Trainer(model, opt, data.X_train, data.y_train, data.X_val, data.y_val, spec,
-                      X_test=data.X_test, y_test=data.y_test, run_dir=run_dir,
-                      on_event=on_event)
+def _run(pieces: RunPieces, run_dir, *, on_event, callbacks, resume, theta0=None,
+         figures=None):
+    """Train the built pieces; ``figures`` is ``(format, dpi)`` of the run's plots, or None."""
+    data = pieces.data
+    trainer = Trainer(pieces.model, pieces.optimizer, data.X_train, data.y_train, data.X_val,
+                      data.y_val, pieces.settings, X_test=data.X_test, y_test=data.y_test,
+                      run_dir=run_dir, on_event=on_event, callbacks=callbacks)
     result = trainer.run(theta=theta0, resume=resume)
-    if run_dir is not None and plots:
-        from .viz import plot_run
-
-        plot_run(result, model, run_dir / "plots", image_shape=data.image_shape,
-                 classes=data.dataset.classes,
-                 steps_per_epoch=steps_per_epoch(cfg, data.X_train.shape[0]))
+    if run_dir is not None and figures is not None:
+        figure_format, dpi = figures
+        save_run_plots(result, pieces.model, data, run_dir / "plots",
+                       steps_per_epoch=pieces.plan.steps_per_epoch, format=figure_format,
+                       dpi=dpi)
     return result
+
+
+def save_run_plots(result: TrainResult, model: Model, data: RunData, out_dir: Path,
+                   steps_per_epoch: int | None = None, format: str = "png",
+                   dpi: int = 110) -> list[Path]:
+    """The standard pictures of a finished run: loss, accuracy, update ratios, weights."""
+    from .viz import plot_run, save_figures
+
+    weights, linear = None, False
+    image_shape = data.image_shape
+    if image_shape is not None and int(np.prod(image_shape)) == model.n_features:
+        weights = model.params(result.theta)[f"{model.layers[0].name}.W"]
+        linear = len(model.layout.select(("weight",))) == 1
+    figures = plot_run(result.losses, result.history, first_layer_weights=weights,
+                       image_shape=image_shape, classes=data.dataset.classes, linear=linear,
+                       steps_per_epoch=steps_per_epoch)
+    return save_figures(figures, out_dir, format=format, dpi=dpi)
 
 
 def load_run_config(run_dir: str | Path) -> RunConfig:
@@ -76,22 +105,47 @@ def load_run_config(run_dir: str | Path) -> RunConfig:
     return load_config(run_dir / "config.yaml")
 
 
-def load_run(run_dir: str | Path, which: str = "final"):
-    """``(cfg, data, model, theta)`` of a run; ``which`` is final, best or last."""
+@dataclass(frozen=True)
+class LoadedRun(Result):
+    """A run folder brought back: its config, data, model (buffers restored) and weights."""
+
+    run_dir: Path
+    weights: str  # which weights: final, best or last
+    config: RunConfig
+    data: RunData
+    model: Model
+    theta: np.ndarray
+
+    _omit = ("data", "model", "theta")
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "config": self.config.model_dump(mode="json")}
+
+
+def weights_file(run_dir: Path, which: str) -> Path:
+    from ._validate import choice
+
+    choice(which, WEIGHTS, "weights")
+    return {"final": run_dir / "final.npz", "best": run_dir / "checkpoints" / "best.npz",
+            "last": run_dir / "checkpoints" / "last.npz"}[which]
+
+
+def load_run(run_dir: str | Path, which: str = "final") -> LoadedRun:
+    """A run's config, data, model and the ``which`` weights (final, best or last)."""
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir)
-    files = {"final": run_dir / "final.npz", "best": run_dir / "checkpoints" / "best.npz",
-             "last": run_dir / "checkpoints" / "last.npz"}
-    if which not in files:
-        raise InputError(f"unknown weights {which!r}; allowed: final, best, last")
-    if not files[which].exists():
-        raise InputError(f"{run_dir} has no {which} weights ({files[which].name} is missing)")
-    z = load_npz(files[which])
-    data = build_data(cfg)
-    model = build_model(cfg, data.n_features, data.dataset.n_classes)
-    theta = model.layout.check(z["theta"], f"theta in {files[which]}")
-    model.buffers[:] = z["buffers"]
-    return cfg, data, model, np.asarray(theta)
+    path = weights_file(run_dir, which)
+    if not path.exists():
+        raise InputError(f"{run_dir} has no {which} weights ({path.name} is missing)")
+    z = load_npz(path)
+    pieces = build(cfg)
+    model = pieces.model
+    try:
+        theta = model.layout.check(z["theta"], f"theta in {path}")
+        restore_buffers(model, z["buffers"], path)
+    except KeyError as e:
+        raise InputError(f"{path} is not a steepest weights file (missing {e})") from None
+    return LoadedRun(run_dir, which, cfg, pieces.data, model, np.asarray(theta))
 
 
 def read_summary(run_dir: str | Path) -> dict:

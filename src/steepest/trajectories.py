@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _validate as V
+from . import _validate as checks
 from .errors import InputError
+from .results import Result
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ HIMMELBLAU_MINIMA = ((3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186),
 
 def function2d(name: str, kappa: float = 50.0) -> Function2D:
     """The named 2-D test function (``kappa``: the quadratic's condition number)."""
-    V.choice(name, _FUNCS, "test function")
+    checks.choice(name, _FUNCS, "test function")
     if name == "quadratic":
         kappa = float(kappa)
         if not kappa >= 1:
@@ -108,8 +109,10 @@ def function2d(name: str, kappa: float = 50.0) -> Function2D:
     return Function2D(name, start, window, minima)
 
 
-@dataclass
-class Trajectory:
+@dataclass(frozen=True)
+class Trajectory(Result):
+    """The points an update rule visited and the function's value at each."""
+
     optimizer: str
     points: np.ndarray  # (steps + 1, 2)
     values: np.ndarray
@@ -120,7 +123,7 @@ class Trajectory:
 def run_trajectory(fn: Function2D, optimizer, steps: int = 200, name: str = "",
                    start=None) -> Trajectory:
     """Apply ``optimizer`` (init/step protocol) to ``fn`` for ``steps`` steps from its start."""
-    steps = V.positive_int(steps, "steps")
+    steps = checks.positive_int(steps, "steps")
     p = np.array(start if start is not None else fn.start, dtype=np.float64)
     state = optimizer.init(p)
     pts, vals = [p.copy()], [fn(p)[0]]
@@ -136,16 +139,18 @@ def run_trajectory(fn: Function2D, optimizer, steps: int = 200, name: str = "",
     return Trajectory(name or type(optimizer).__name__, np.array(pts), np.array(vals), diverged)
 
 
-def plot_trajectories(fn: Function2D, trajectories: list[Trajectory], path, title=None):
-    """Paths drawn over the contour plot of ``fn`` (log-spaced levels)."""
-    import matplotlib.pyplot as plt
+def plot_trajectories(fn: Function2D, trajectories: list[Trajectory], *, title=None, ax=None):
+    """Paths drawn over the contour plot of ``fn`` (log-spaced levels); returns the Figure.
 
-    from .viz import save_figure
+    Drawn without pyplot and written nowhere (save it with :func:`steepest.viz.save_figure`);
+    ``ax`` draws into an axes of your own.
+    """
+    from .viz import figure_and_axes
 
     x0, x1, y0, y1 = fn.window
     X, Y = np.meshgrid(np.linspace(x0, x1, 300), np.linspace(y0, y1, 300))
     Z = fn.value_grid(X, Y)
-    fig, ax = plt.subplots(figsize=(7, 5.5))
+    fig, ax = figure_and_axes(ax, (7, 5.5))
     if fn.name == "saddle":
         ax.contour(X, Y, Z, levels=25, cmap="viridis", linewidths=0.8)
     else:
@@ -163,7 +168,7 @@ def plot_trajectories(fn: Function2D, trajectories: list[Trajectory], path, titl
     label = f"{fn.name}" + (f" (condition number {fn.kappa:g})" if fn.name == "quadratic" else "")
     ax.set_title(title or label)
     ax.legend(fontsize=8, loc="best")
-    return save_figure(fig, path)
+    return fig
 
 
 # Rates that make each rule's behaviour visible on each function within ~100 steps.
@@ -185,9 +190,44 @@ DEFAULT_LR = {
 }
 
 
+@dataclass(frozen=True)
+class TrajectoryComparison(Result):
+    """Several update rules from the same start on one 2-D function: their paths and, per
+    rule, a summary row (final point and value, distance to the nearest minimum, steps until
+    within ``tol`` of it, whether it diverged)."""
+
+    function: Function2D
+    trajectories: tuple[Trajectory, ...]
+    rows: tuple[dict, ...]
+
+    _omit = ("function", "trajectories")
+
+    def to_dict(self) -> dict:
+        return {"function": self.function.name, **super().to_dict()}
+
+    def plot(self, ax=None, title=None):
+        """The paths over the function's contours."""
+        return plot_trajectories(self.function, list(self.trajectories), title=title, ax=ax)
+
+
+def _summary(fn: Function2D, t: Trajectory, rate: float, tol: float) -> dict:
+    final = t.points[-1]
+    dist = (min(float(np.hypot(*(final - np.array(m)))) for m in fn.minima)
+            if fn.minima else None)
+    reach = None
+    if fn.minima:
+        d = np.min([np.hypot(*(t.points - np.array(m)).T) for m in fn.minima], axis=0)
+        hit = np.nonzero(d < tol)[0]
+        reach = int(hit[0]) if hit.size else None
+    return {"optimizer": t.optimizer, "lr": rate, "final": final.tolist(),
+            "value": float(t.values[-1]), "distance": dist, "steps_to_tol": reach,
+            "diverged": t.diverged, "escape_y": float(abs(final[1]))}
+
+
 def compare_on(function: str, names: list[str], steps: int = 100, kappa: float = 50.0,
-               lr: float | None = None, path=None, tol: float = 1e-3) -> list[dict]:
-    """Run each named rule on ``function``; optionally plot; return one summary per rule."""
+               lr: float | None = None, tol: float = 1e-3) -> TrajectoryComparison:
+    """Run each named rule on ``function`` from its start; rates from :data:`DEFAULT_LR`
+    unless ``lr`` sets one for all."""
     from .optim import make_optimizer
 
     fn = function2d(function, kappa)
@@ -199,17 +239,5 @@ def compare_on(function: str, names: list[str], steps: int = 100, kappa: float =
                              f"{', '.join(DEFAULT_LR[function])}")
         t = run_trajectory(fn, make_optimizer(name, lr=rate), steps, name=name)
         trajs.append(t)
-        final = t.points[-1]
-        dist = (min(float(np.hypot(*(final - np.array(m)))) for m in fn.minima)
-                if fn.minima else None)
-        reach = None
-        if fn.minima:
-            d = np.min([np.hypot(*(t.points - np.array(m)).T) for m in fn.minima], axis=0)
-            hit = np.nonzero(d < tol)[0]
-            reach = int(hit[0]) if hit.size else None
-        rows.append({"optimizer": name, "lr": rate, "final": final.tolist(),
-                     "value": float(t.values[-1]), "distance": dist, "steps_to_tol": reach,
-                     "diverged": t.diverged, "escape_y": float(abs(final[1]))})
-    if path is not None:
-        plot_trajectories(fn, trajs, path)
-    return rows
+        rows.append(_summary(fn, t, rate, tol))
+    return TrajectoryComparison(fn, tuple(trajs), tuple(rows))

@@ -13,7 +13,7 @@ Everything returns plain NumPy arrays; nothing here prints. Entry points:
 from __future__ import annotations
 
 from .cifar import RestrictedUnpickler, read_cifar_batch, read_cifar_meta, safe_unpickle
-from .datasets import DATASETS, Dataset, canonical_name, dataset_info, load_dataset
+from .datasets import DATASETS, Dataset, DatasetInfo, canonical_name, dataset_info, load_dataset
 from .download import (
     SOURCES,
     RemoteFile,
@@ -42,6 +42,7 @@ __all__ = [
     "batch_indices",
     "canonical_name",
     "dataset_cache_dir",
+    "DatasetInfo",
     "dataset_info",
     "download_dataset",
     "download_file",

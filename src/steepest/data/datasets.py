@@ -26,6 +26,7 @@ import numpy as np
 
 from .._validate import choice, labels, probability
 from ..errors import ChecksumError, DataError, InputError
+from ..results import Result
 from ._files import gunzip_if_needed, md5_bytes, read_bytes
 from .cifar import (
     CIFAR10_CLASSES,
@@ -480,79 +481,84 @@ _STATIC_INFO: dict[str, dict[str, Any]] = {
 }
 
 
+@dataclass(frozen=True)
+class DatasetInfo(Result):
+    """What :func:`dataset_info` found out about a dataset, without downloading anything.
+
+    ``location`` is the folder of the files, ``"bundled"`` / ``"synthetic"``, or None when the
+    files are missing; ``files`` maps roles to paths; ``shapes`` (``X_train``/``y_train``/
+    ``X_test``/``y_test`` -> shape) and ``class_counts`` (``{"train": [...], "test": [...]}``
+    in class order) are None when the data is not available; ``hint`` says how to get missing
+    files.
+    """
+
+    name: str
+    available: bool
+    location: str | None
+    files: dict
+    missing: list
+    cache_dir: str
+    classes: list
+    n_classes: int
+    image_shape: tuple | None
+    n_features: int
+    shapes: dict | None = None
+    class_counts: dict | None = None
+    hint: str | None = None
+
+
+def _missing_info(key, data_dir, cache, base: dict) -> DatasetInfo | None:
+    """The info of a dataset whose files are (partly) missing; None if none is missing."""
+    folder = Path(data_dir).expanduser() if data_dir is not None else cache
+    files, missing = _find(key, folder) if folder.is_dir() else ({}, _all_names(key))
+    if not missing:
+        return None
+    hint = (f"run `steepest data download {key}` (or load with download=True) to fetch the "
+            f"files into {cache}, or pass --data-dir pointing at a folder that holds them")
+    return DatasetInfo(**base, files={r: str(p) for r, p in files.items()}, missing=missing,
+                       hint=hint)
+
+
 def dataset_info(
     name: str,
     data_dir: str | os.PathLike | None = None,
     *,
     cache_dir: str | os.PathLike | None = None,
-) -> dict[str, Any]:
-    """Describe a dataset without downloading anything.
+) -> DatasetInfo:
+    """Describe a dataset without downloading anything (see :class:`DatasetInfo`).
 
-    Returns a dict with ``name``, ``available`` (bool), ``location`` (the folder of the files,
-    or ``"bundled"`` / ``"synthetic"``, or None when the files are missing), ``files`` (role ->
-    path), ``missing`` (file names), ``cache_dir``, ``classes``, ``n_classes``,
-    ``image_shape``, ``n_features``, ``shapes`` (``X_train``/``y_train``/``X_test``/``y_test``
-    -> shape tuple), ``class_counts`` (``{"train": [...], "test": [...]}`` in class order) and
-    ``hint`` (how to get missing files, else None). ``shapes`` and ``class_counts`` are None
-    when the data is not available. Corrupted files raise :class:`DataError`.
+    Corrupted files raise :class:`DataError`.
     """
     key = canonical_name(name)
     static = _STATIC_INFO[key]
     cache = _cache_folder(key, cache_dir) if key in SOURCES else None
-    info: dict[str, Any] = {
-        "name": key,
-        "available": False,
-        "location": None,
-        "files": {},
-        "missing": [],
+    base = {
+        "name": key, "available": False, "location": None,
         "cache_dir": str(cache) if cache is not None else str(get_cache_dir(cache_dir)),
-        "classes": list(static["classes"]),
-        "n_classes": len(static["classes"]),
+        "classes": list(static["classes"]), "n_classes": len(static["classes"]),
         "image_shape": static["image_shape"],
         "n_features": int(np.prod(static["image_shape"])) if static["image_shape"] else 2,
-        "shapes": None,
-        "class_counts": None,
-        "hint": None,
     }
     try:
         ds = load_dataset(key, data_dir, download=False, cache_dir=cache_dir)
     except DataError:
-        if key not in SOURCES:
+        info = _missing_info(key, data_dir, cache, base) if key in SOURCES else None
+        if info is None:
             raise
-        folder = Path(data_dir).expanduser() if data_dir is not None else cache
-        files, missing = _find(key, folder) if folder.is_dir() else ({}, _all_names(key))
-        if not missing:
-            raise
-        info["files"] = {r: str(p) for r, p in files.items()}
-        info["missing"] = missing
-        info["hint"] = (
-            f"load with download=True to fetch the files into {cache}, or pass data_dir "
-            "(--data-dir) pointing at a folder that holds them"
-        )
         return info
     kind = ds.source.get("kind")
-    info.update(
-        available=True,
-        location=ds.source["dir"] if kind == "files" else kind,
-        files={k: v for k, v in ds.source.items() if k not in ("kind", "dir", "verified")}
-        if kind == "files"
-        else {},
-        classes=list(ds.classes),
-        n_classes=ds.n_classes,
-        image_shape=ds.image_shape,
-        n_features=ds.n_features,
-        shapes={
-            "X_train": ds.X_train.shape,
-            "y_train": ds.y_train.shape,
-            "X_test": ds.X_test.shape,
-            "y_test": ds.y_test.shape,
-        },
-        class_counts={
-            "train": ds.class_counts("train").tolist(),
-            "test": ds.class_counts("test").tolist(),
-        },
+    files = ({k: v for k, v in ds.source.items() if k not in ("kind", "dir", "verified")}
+             if kind == "files" else {})
+    base.update(available=True, location=ds.source["dir"] if kind == "files" else kind,
+                classes=list(ds.classes), n_classes=ds.n_classes, image_shape=ds.image_shape,
+                n_features=ds.n_features)
+    return DatasetInfo(
+        **base, files=files, missing=[],
+        shapes={"X_train": ds.X_train.shape, "y_train": ds.y_train.shape,
+                "X_test": ds.X_test.shape, "y_test": ds.y_test.shape},
+        class_counts={"train": ds.class_counts("train").tolist(),
+                      "test": ds.class_counts("test").tolist()},
     )
-    return info
 
 
 def _all_names(key: str) -> list[str]:

@@ -1,6 +1,8 @@
 """Curvature of the loss at a point: Hessian-vector products, extreme eigenvalues, trace.
 
-Everything here is built on one primitive, the Hessian-vector product ``H v``. By default it
+Everything here is built on one primitive, the Hessian-vector product ``H v``. When the
+objective offers an exact product (a bound objective whose ``has_hvp`` is True, e.g.
+``steepest.bind(steepest.objective(f, theta0, hvp=...))``) that product is used. Otherwise it
 comes from central differences of the analytic gradient::
 
     H v  ~=  (g(theta + e v) - g(theta - e v)) / (2 e)
@@ -12,13 +14,21 @@ which costs two gradient evaluations and never forms ``H``. From it:
 - :func:`top_eigenvalues` / :func:`extreme_eigenvalues` run Lanczos (``eigsh``, ARPACK) on it;
 - :func:`hutchinson_trace` estimates ``tr H`` from Rademacher probes ``z^T H z``;
 - :func:`condition_number` turns the two extremes into a condition number and step-size advice;
-- :func:`curvature_report` / :func:`curvature_along_path` bundle all of that into JSON-able
-  dictionaries, at one point or at a sequence of checkpoints;
+- :func:`curvature_report` / :func:`curvature_along_path` bundle all of that into results
+  whose ``to_dict()`` is strict JSON, at one point or at a sequence of checkpoints;
 - :func:`dense_hessian` forms the whole matrix column by column, for small models and tests.
 
-Where the Hessian-vector product is known exactly (a quadratic, or any model for which the
-user has an exact product), every function accepts ``hvp_fn`` -- a callable ``v -> H v`` --
-in place of ``fun``; nothing is then differenced.
+``fun`` is anything :func:`steepest.contract.bind` accepts: a callable ``theta -> (loss,
+grad)``, an object with ``.loss_and_grad(theta)``, or a bound objective
+(``steepest.bind(model, X, y)``, ``model.bind(X, y, train=False)``). A steepest ``Model``
+passed without its data is refused. Where the Hessian-vector product is known exactly but the
+objective does not offer it, every function also accepts ``hvp_fn`` -- a callable ``v -> H v``
+-- in place of ``fun``; nothing is then differenced. An exact product always wins over
+differences: ``eps`` is then ignored (``step`` is None and ``exact`` True).
+
+The results are frozen dataclasses (see :mod:`steepest.results`): :class:`Spectrum`,
+:class:`Extremes`, :class:`TraceEstimate`, :class:`Conditioning`, :class:`CurvatureReport` and
+:class:`CurvaturePath`; :func:`hvp` and :func:`dense_hessian` return arrays.
 
 **The finite-difference step.** ``eps`` is the *length* of the step taken in parameter space,
 ``||e v||``, so that ``e = eps / ||v||`` and the product is linear in the scale of ``v``. The
@@ -33,24 +43,34 @@ gradient is affine and the difference is exact up to round-off whatever the step
 kinks (ReLU, hinge, L1) are only piecewise smooth: where a step crosses a kink the product is
 not a Hessian product at all, so keep such checks away from kinks or pass a smaller ``eps``.
 
-All computation runs in float64: ``theta`` is copied to float64 before any gradient call, so a
-steepest ``Objective`` (which computes in ``theta``'s dtype) runs in double precision.
+All computation runs in float64: ``theta`` (a floating 1-D vector, checked by
+:func:`steepest.contract.check_theta`) is copied to float64 before any gradient call, so a
+steepest model (which computes in ``theta``'s dtype) runs in double precision.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
-from .. import _validate as V
+from .. import _validate as checks
+from ..contract import bind, check_theta
 from ..errors import InputError
-from ..nn.model import Model
+from ..results import Result, finite_or_none
 
 __all__ = [
+    "Conditioning",
+    "CurvaturePath",
+    "CurvatureReport",
+    "Extremes",
     "HessianOperator",
+    "Spectrum",
+    "TraceEstimate",
     "condition_from_extremes",
     "condition_number",
     "curvature_along_path",
@@ -70,42 +90,212 @@ DEFAULT_TOL = 1e-6
 DEFAULT_ZERO_TOL = 1e-7
 
 
+# --------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class Spectrum(Result):
+    """Eigenvalues found by :func:`top_eigenvalues`, ordered as ``which`` asks.
+
+    ``eigenvectors`` is ``(n, k)`` (column ``j`` goes with ``eigenvalues[j]``) or None when not
+    requested, and is left out of ``to_dict()``. ``n_hvp`` counts the Hessian-vector products
+    used; ``converged`` is False when ARPACK stopped at ``maxiter`` (then only the pairs that
+    converged are held); ``exact`` says whether the products were exact.
+    """
+
+    eigenvalues: np.ndarray
+    eigenvectors: np.ndarray | None
+    which: str
+    k: int
+    n_hvp: int
+    converged: bool
+    exact: bool
+
+    _omit = ("eigenvectors",)
+
+
+@dataclass(frozen=True)
+class Extremes(Result):
+    """The ``k`` largest eigenvalues (``top``, descending) and the smallest one (``bottom``).
+
+    ``bottom`` is NaN when Lanczos did not find it. ``top_vectors`` ``(n, k)`` and
+    ``bottom_vector`` ``(n,)`` are set only when eigenvectors were requested and are left out
+    of ``to_dict()``.
+    """
+
+    top: np.ndarray
+    bottom: float
+    n_hvp: int
+    converged: bool
+    exact: bool
+    top_vectors: np.ndarray | None = None
+    bottom_vector: np.ndarray | None = None
+
+    _omit = ("top_vectors", "bottom_vector")
+
+
+@dataclass(frozen=True)
+class TraceEstimate(Result):
+    """Hutchinson's estimate of ``tr H``: ``trace`` is the mean of the ``samples`` ``z^T H z``
+    and ``stderr`` their standard error ``std(samples, ddof=1) / sqrt(n_samples)``.
+    ``samples`` is left out of ``to_dict()``."""
+
+    trace: float
+    stderr: float
+    samples: np.ndarray
+    n_samples: int
+    n_hvp: int
+    exact: bool
+
+    _omit = ("samples",)
+
+    def plot(self, ax=None):
+        """The running mean of the samples against the number of probes, with a band of
+        plus or minus the running standard error; returns the Figure."""
+        from ..viz.plots import figure_and_axes
+
+        fig, ax = figure_and_axes(ax)
+        samples = np.asarray(self.samples, dtype=np.float64)
+        count = np.arange(1, samples.size + 1, dtype=np.float64)
+        centred = samples - self.trace  # cumulative sums of centred values stay accurate
+        first, second = np.cumsum(centred), np.cumsum(centred**2)
+        mean = self.trace + first / count
+        var = np.full(samples.size, np.nan)
+        var[1:] = np.maximum(second[1:] - first[1:] ** 2 / count[1:], 0.0) / (count[1:] - 1.0)
+        err = np.sqrt(var / count)
+        ax.plot(count, mean, color="#0072B2", label="running mean")
+        ax.fill_between(count, mean - err, mean + err, color="#0072B2", alpha=0.2,
+                        label="± standard error")
+        ax.axhline(self.trace, color="gray", ls="--", lw=1,
+                   label=f"estimate {self.trace:.4g} ± {self.stderr:.2g}")
+        ax.set_xlabel("probes")
+        ax.set_ylabel("estimate of tr H")
+        ax.set_title("Hutchinson trace estimate")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        return fig
+
+
+@dataclass(frozen=True)
+class Conditioning(Result):
+    """Condition number and step-size advice (see :func:`condition_from_extremes`).
+
+    ``definiteness`` is one of ``"positive definite"``, ``"positive semidefinite"``,
+    ``"indefinite"``, ``"negative definite"``, ``"negative semidefinite"``, ``"zero"`` or
+    ``"unknown"`` (Lanczos did not converge: what could not be found is None).
+    ``condition_number`` is ``inf`` unless the Hessian is positive definite (None when
+    unknown). The advice fields are None where they do not apply. ``n_hvp`` and ``converged``
+    are set by :func:`condition_number` (None from :func:`condition_from_extremes`).
+    """
+
+    lambda_max: float | None
+    lambda_min: float | None
+    condition_number: float | None
+    definiteness: str
+    positive_definite: bool
+    indefinite: bool
+    max_stable_step: float | None = None
+    optimal_gd_step: float | None = None
+    gd_contraction: float | None = None
+    heavy_ball_step: float | None = None
+    heavy_ball_momentum: float | None = None
+    heavy_ball_contraction: float | None = None
+    n_hvp: int | None = None
+    converged: bool | None = None
+
+
+@dataclass(frozen=True)
+class CurvatureReport(Result):
+    """A summary of the curvature at one point (see :func:`curvature_report`).
+
+    ``n_params``; ``exact`` (exact products, no differences); ``step`` (the difference step
+    length, None when exact); ``loss`` and ``grad_norm`` at theta (None without a function);
+    ``eigenvalues`` (the ``top`` largest, descending; fewer when Lanczos did not converge);
+    ``bottom_eigenvalue`` (None if not found); ``condition`` (a :class:`Conditioning`);
+    ``trace`` (a :class:`TraceEstimate`, or None when not asked for); ``converged``;
+    ``n_hvp``; ``n_grad_evals`` and ``seconds``. ``to_dict()`` is strict JSON: no NaN or
+    infinity (an infinite condition number, meaning "not positive definite", becomes None
+    there; ``condition.definiteness`` says why).
+    """
+
+    n_params: int
+    exact: bool
+    step: float | None
+    loss: float | None
+    grad_norm: float | None
+    eigenvalues: tuple[float, ...]
+    bottom_eigenvalue: float | None
+    condition: Conditioning
+    trace: TraceEstimate | None
+    converged: bool
+    n_hvp: int
+    n_grad_evals: int
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return finite_or_none(super().to_dict())
+
+    def plot(self, ax=None):
+        """The top eigenvalues and the bottom one as a bar chart; returns the Figure."""
+        from ..viz.plots import figure_and_axes
+
+        fig, ax = figure_and_axes(ax)
+        top = list(self.eigenvalues)
+        labels = [f"λ{i + 1}" for i in range(len(top))]
+        ax.bar(range(len(top)), top, color="#0072B2", label="largest")
+        if self.bottom_eigenvalue is not None:
+            ax.bar([len(top)], [self.bottom_eigenvalue], color="#D55E00", label="smallest")
+            labels.append("λmin")
+        ax.set_xticks(range(len(labels)), labels)
+        ax.axhline(0.0, color="black", lw=0.8)
+        ax.set_ylabel("Hessian eigenvalue")
+        kappa = self.condition.condition_number
+        detail = f"condition number {kappa:.4g}" if kappa is not None else "condition unknown"
+        ax.set_title(f"Hessian spectrum ({self.condition.definiteness}, {detail})")
+        ax.legend()
+        ax.grid(alpha=0.3, axis="y")
+        return fig
+
+
+@dataclass(frozen=True)
+class CurvaturePath(Result):
+    """:class:`CurvatureReport` s at a sequence of points; ``steps[i]`` labels ``reports[i]``
+    (training steps when given, else the index)."""
+
+    reports: tuple[CurvatureReport, ...]
+    steps: tuple[int, ...]
+
+    def plot(self, ax=None):
+        """The largest eigenvalue (and the smallest, dashed) against the step; returns the
+        Figure. Points where Lanczos found nothing are left as gaps."""
+        from ..viz.plots import figure_and_axes
+
+        fig, ax = figure_and_axes(ax)
+        top = [r.eigenvalues[0] if r.eigenvalues else np.nan for r in self.reports]
+        bottom = [np.nan if r.bottom_eigenvalue is None else r.bottom_eigenvalue
+                  for r in self.reports]
+        ax.plot(self.steps, top, "o-", color="#0072B2", label="largest eigenvalue")
+        ax.plot(self.steps, bottom, "s--", color="#D55E00", label="smallest eigenvalue")
+        ax.axhline(0.0, color="black", lw=0.8)
+        ax.set_xlabel("step")
+        ax.set_ylabel("Hessian eigenvalue")
+        ax.set_title("curvature along the path")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        return fig
+
+
 # --------------------------------------------------------------------------- boundary checks
-def _theta(theta, name: str = "theta") -> np.ndarray:
-    """A finite, non-empty 1-D vector, copied to float64."""
+def _point(theta, what: str = "theta") -> np.ndarray:
+    """A finite, non-empty, floating 1-D vector (:func:`check_theta`), copied to float64."""
     if theta is None:
-        raise InputError(f"{name} is required: pass the parameter vector (a 1-D array)")
-    arr = np.asarray(theta)
-    if arr.ndim != 1 or arr.shape[0] == 0:
-        raise InputError(f"{name} must be a non-empty 1-D parameter vector, got shape {arr.shape}")
-    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-        raise InputError(f"{name} must be numeric (real), got dtype {arr.dtype}")
-    out = np.array(arr, dtype=np.float64, copy=True)
-    if not np.isfinite(out).all():
-        bad = int(out.size - np.count_nonzero(np.isfinite(out)))
-        raise InputError(f"{name} contains {bad} NaN or infinite value(s); it must be finite")
-    return out
-
-
-def _vector(v, n: int, name: str = "v") -> np.ndarray:
-    arr = np.asarray(v)
-    if arr.ndim == 2 and 1 in arr.shape:
-        arr = arr.reshape(-1)
-    if arr.shape != (n,):
-        raise InputError(f"{name} must be a vector of {n} entries (like theta), got shape "
-                         f"{arr.shape}")
-    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-        raise InputError(f"{name} must be numeric (real), got dtype {arr.dtype}")
-    out = np.asarray(arr, dtype=np.float64)
-    if not np.isfinite(out).all():
-        raise InputError(f"{name} contains NaN or infinite values; it must be finite")
-    return out
+        raise InputError(f"{what} is required: pass the parameter vector (a 1-D array)")
+    arr = check_theta(theta, what=what, finite=True)
+    return np.array(arr, dtype=np.float64, copy=True)
 
 
 def _step(eps) -> float | None:
     if eps is None:
         return None
-    e = V.nonneg_float(eps, "eps")
+    e = checks.nonneg_float(eps, "eps")
     if e == 0:
         raise InputError(f"eps must be a positive step length, got {eps!r}")
     return e
@@ -118,25 +308,7 @@ def _seed(seed) -> int:
 
 
 def _maxiter(maxiter) -> int | None:
-    return None if maxiter is None else V.positive_int(maxiter, "maxiter")
-
-
-def _gradient(fun) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
-    """``theta -> (loss, grad)`` from a callable or an object with ``.loss_and_grad``."""
-    if isinstance(fun, Model):
-        raise InputError(
-            "fun is a Model, whose loss_and_grad needs data; pass model.objective(X, y, "
-            "train=False) (or any callable theta -> (loss, grad)) instead"
-        )
-    method = getattr(fun, "loss_and_grad", None)
-    if callable(method):
-        return method
-    if callable(fun):
-        return fun
-    raise InputError(
-        f"fun must be a callable theta -> (loss, grad) or an object with .loss_and_grad, "
-        f"got {type(fun).__name__}"
-    )
+    return None if maxiter is None else checks.positive_int(maxiter, "maxiter")
 
 
 def default_step(theta) -> float:
@@ -148,63 +320,59 @@ def default_step(theta) -> float:
 class HessianOperator(LinearOperator):
     """The Hessian of ``fun`` at ``theta`` as an (n, n) float64 ``LinearOperator``.
 
-    Products come from central differences of ``fun``'s gradient (see the module docstring for
-    the step ``eps``) or, when ``hvp_fn`` is given, from that exact product ``v -> H v`` (then
-    ``fun`` may be None and ``theta`` only fixes ``n``). ``n_products`` counts the vectors
-    multiplied so far and ``n_grad_evals`` the gradient evaluations they cost. The operator is
-    its own adjoint (the differenced Hessian is symmetric up to the difference error).
+    ``fun`` is anything :func:`steepest.contract.bind` accepts. Products are exact when
+    ``hvp_fn`` (``v -> H v``) is given -- then ``fun`` may be None and ``theta`` only fixes
+    ``n`` -- or when the bound objective offers an exact product (``has_hvp``); otherwise they
+    are central differences of ``fun``'s gradient (see the module docstring for the step
+    ``eps``, which an exact product ignores). ``exact`` says which; ``n_products`` counts the
+    vectors multiplied so far and ``n_grad_evals`` the gradient evaluations they cost. The
+    operator is its own adjoint (the differenced Hessian is symmetric up to the difference
+    error).
     """
 
     def __init__(self, fun=None, theta=None, eps=None, *, hvp_fn=None):
-        theta = _theta(theta)
+        theta = _point(theta)
         n = theta.shape[0]
         super().__init__(dtype=np.dtype(np.float64), shape=(n, n))
         self.theta = theta
         self.n_products = 0
         self.n_grad_evals = 0
-        if hvp_fn is not None:
-            if not callable(hvp_fn):
-                raise InputError(f"hvp_fn must be a callable v -> H v, got "
-                                 f"{type(hvp_fn).__name__}")
-            self.exact = True
-            self._hvp_fn = hvp_fn
-            self._fun = None if fun is None else _gradient(fun)
+        if hvp_fn is not None and not callable(hvp_fn):
+            raise InputError(f"hvp_fn must be a callable v -> H v, got {type(hvp_fn).__name__}")
+        if fun is None and hvp_fn is None:
+            raise InputError("pass fun (a callable theta -> (loss, grad), an object with "
+                             ".loss_and_grad, or a bound objective) or hvp_fn (a callable "
+                             "v -> H v)")
+        step = _step(eps)
+        self.objective = None if fun is None else bind(fun)
+        self._hvp_name = "hvp_fn"
+        if hvp_fn is None and self.objective is not None and self.objective.has_hvp:
+            hvp_fn = self._objective_product
+            self._hvp_name = "the objective's hvp"
+        self.exact = hvp_fn is not None
+        self._hvp_fn = hvp_fn
+        if self.exact:
             self.step = None
         else:
-            if fun is None:
-                raise InputError("pass fun (a callable theta -> (loss, grad), or an object with "
-                                 ".loss_and_grad) or hvp_fn (a callable v -> H v)")
-            self.exact = False
-            self._hvp_fn = None
-            self._fun = _gradient(fun)
-            step = _step(eps)
             self.step = default_step(theta) if step is None else step
 
-    def _call(self, point: np.ndarray):
-        out = self._fun(point)
-        try:
-            loss, g = out
-        except (TypeError, ValueError):
-            raise InputError(
-                f"fun must return a pair (loss, grad), got {type(out).__name__}"
-            ) from None
+    def _objective_product(self, v: np.ndarray):
+        return self.objective.hvp(self.theta.copy(), v)
+
+    def _call(self, point: np.ndarray) -> tuple[float, np.ndarray]:
+        loss, g = self.objective.loss_and_grad(point)
         g = np.array(g, dtype=np.float64, copy=True)
         if g.shape != self.theta.shape:
             raise InputError(f"fun returned a gradient of shape {g.shape}, expected "
                              f"{self.theta.shape} (the shape of theta)")
         self.n_grad_evals += 1
-        return loss, g
-
-    def _grad(self, point: np.ndarray) -> np.ndarray:
-        """The gradient of ``fun`` at ``point``, checked and copied to float64."""
-        return self._call(point)[1]
+        return float(loss), g
 
     def loss_and_grad(self) -> tuple[float, np.ndarray] | None:
         """``(loss, grad)`` at ``theta`` when a function is known, else None."""
-        if self._fun is None:
+        if self.objective is None:
             return None
-        loss, g = self._call(self.theta.copy())
-        return float(loss), g
+        return self._call(self.theta.copy())
 
     def product(self, v: np.ndarray) -> np.ndarray:
         """``H v`` for one float64 vector ``v`` of length n (counted)."""
@@ -213,15 +381,16 @@ class HessianOperator(LinearOperator):
             out = self._hvp_fn(v.copy())
             hv = np.asarray(out, dtype=np.float64).reshape(-1)
             if hv.shape != (n,):
-                raise InputError(f"hvp_fn returned shape {np.shape(out)}, expected ({n},)")
+                raise InputError(f"{self._hvp_name} returned shape {np.shape(out)}, expected "
+                                 f"({n},)")
         else:
             norm = float(np.linalg.norm(v))
             if norm == 0.0:
                 hv = np.zeros(n)
             else:
                 e = self.step / norm
-                g_plus = self._grad(self.theta + e * v)
-                g_minus = self._grad(self.theta - e * v)
+                g_plus = self._call(self.theta + e * v)[1]
+                g_minus = self._call(self.theta - e * v)[1]
                 hv = (g_plus - g_minus) / (2.0 * e)
         self.n_products += 1
         return hv
@@ -255,8 +424,9 @@ def _operator(fun_or_op, theta, eps, hvp_fn) -> HessianOperator:
         op.theta = None
     else:
         if fun_or_op is None and hvp_fn is None:
-            raise InputError("pass fun (a callable theta -> (loss, grad), or an object with "
-                             ".loss_and_grad), a HessianOperator, or hvp_fn (v -> H v)")
+            raise InputError("pass fun (a callable theta -> (loss, grad), an object with "
+                             ".loss_and_grad, or a bound objective), a HessianOperator, or "
+                             "hvp_fn (v -> H v)")
         return HessianOperator(fun_or_op, theta, eps, hvp_fn=hvp_fn)
     if theta is not None:
         n = op.shape[0]
@@ -269,23 +439,26 @@ def _operator(fun_or_op, theta, eps, hvp_fn) -> HessianOperator:
 def hvp(fun=None, theta=None, v=None, eps=None, *, hvp_fn=None) -> np.ndarray:
     """The Hessian-vector product ``H(theta) v`` in float64.
 
-    ``fun`` is a callable ``theta -> (loss, grad)`` or an object with ``.loss_and_grad`` (a
-    steepest ``Objective``); the product is the central difference
+    ``fun`` is a callable ``theta -> (loss, grad)``, an object with ``.loss_and_grad`` or a
+    bound objective. When the bound objective offers an exact product, or ``hvp_fn``
+    (``v -> H v``) is given, that exact product is returned; otherwise the central difference
     ``(g(theta + e v) - g(theta - e v)) / (2 e)`` with ``e = eps / ||v||``, i.e. a step of
     length ``eps`` (default ``cbrt(eps_mach) (1 + ||theta||)``; error O(eps^2), see the module
-    docstring). With ``hvp_fn`` (``v -> H v``) that exact product is returned instead.
+    docstring). ``v`` must be a finite floating vector as long as ``theta``.
     """
     if v is None:
         raise InputError("v is required: the vector to multiply by the Hessian")
     if hvp_fn is not None and theta is None and fun is None:
         theta = np.zeros(np.size(v))  # only the length matters on the exact path
     op = _operator(fun, theta, eps, hvp_fn)
-    return op.product(_vector(v, op.shape[0]))
+    vec = check_theta(v, size=op.shape[0], what="v", finite=True)
+    return op.product(np.asarray(vec, dtype=np.float64))
 
 
 def dense_hessian(fun=None, theta=None, eps=None, *, hvp_fn=None, symmetrize: bool = True,
                   max_params: int = 4096) -> np.ndarray:
-    """The full (n, n) Hessian, column ``i`` being ``H e_i`` (2n gradient evaluations).
+    """The full (n, n) Hessian, column ``i`` being ``H e_i`` (2n gradient evaluations, or n
+    exact products).
 
     The finite-difference matrix is symmetric only up to the difference error; with
     ``symmetrize`` (default) ``(H + H^T) / 2`` is returned. Meant for small models and tests:
@@ -293,7 +466,7 @@ def dense_hessian(fun=None, theta=None, eps=None, *, hvp_fn=None, symmetrize: bo
     """
     op = _operator(fun, theta, eps, hvp_fn)
     n = op.shape[0]
-    max_params = V.positive_int(max_params, "max_params")
+    max_params = checks.positive_int(max_params, "max_params")
     if n > max_params:
         raise InputError(f"dense_hessian of {n} parameters needs {2 * n} gradient evaluations "
                          f"and an {n}x{n} matrix; the limit is max_params={max_params} (raise "
@@ -331,7 +504,7 @@ def _eigsh(op: HessianOperator, k: int, which: str, tol: float, maxiter, seed: i
     n = op.shape[0]
     _check_k(k, n)
     if ncv is not None:
-        ncv = V.positive_int(ncv, "ncv")
+        ncv = checks.positive_int(ncv, "ncv")
         if not (k < ncv <= n):
             raise InputError(f"ncv={ncv} must satisfy k < ncv <= n, here {k} < ncv <= {n}")
     v0 = np.random.default_rng(seed).standard_normal(n)
@@ -348,54 +521,57 @@ def _eigsh(op: HessianOperator, k: int, which: str, tol: float, maxiter, seed: i
 
 
 def _spectrum_args(k, which, tol, maxiter, seed):
-    k = V.positive_int(k, "k")
-    which = V.choice(which, WHICH, "which")
-    tol = V.nonneg_float(tol, "tol")
+    k = checks.positive_int(k, "k")
+    which = checks.choice(which, WHICH, "which")
+    tol = checks.nonneg_float(tol, "tol")
     return k, which, tol, _maxiter(maxiter), _seed(seed)
 
 
 def top_eigenvalues(fun_or_op=None, theta=None, k: int = 5, which: str = "LA",
                     tol: float = DEFAULT_TOL, maxiter: int | None = None, seed: int = 0, *,
                     return_eigenvectors: bool = False, eps=None, hvp_fn=None,
-                    ncv: int | None = None) -> dict:
+                    ncv: int | None = None) -> Spectrum:
     """``k`` extreme eigenvalues of the Hessian by Lanczos (``scipy.sparse.linalg.eigsh``).
 
     ``which``: ``"LA"`` the largest (algebraic), sorted descending; ``"SA"`` the smallest,
     sorted ascending; ``"LM"`` the largest in magnitude, sorted by descending ``|lambda|``.
-    ``fun_or_op`` is a function (see :func:`hvp`), a :class:`HessianOperator` or any square
-    ``LinearOperator`` (then ``theta`` may be omitted); or pass ``hvp_fn`` with ``theta``.
-    ``tol`` is ARPACK's relative tolerance on the Ritz pairs (0 = machine precision, which a
-    finite-difference operator may never reach); the start vector is drawn from ``seed``.
+    ``fun_or_op`` is a function or bound objective (see :func:`hvp`), a
+    :class:`HessianOperator` or any square ``LinearOperator`` (then ``theta`` may be omitted);
+    or pass ``hvp_fn`` with ``theta``. ``tol`` is ARPACK's relative tolerance on the Ritz pairs
+    (0 = machine precision, which a finite-difference operator may never reach); the start
+    vector is drawn from ``seed``.
 
-    Returns ``{"eigenvalues": ndarray (k,), "eigenvectors": (n, k) ndarray or None, "which",
-    "k", "n_hvp": products used, "converged": bool, "exact": bool}``. When ARPACK stops at
-    ``maxiter`` the converged pairs found so far are returned with ``converged=False``.
+    Returns a :class:`Spectrum`: ``eigenvalues`` ndarray (k,), ``eigenvectors`` (n, k) ndarray
+    or None, ``which``, ``k``, ``n_hvp`` (products used), ``converged`` and ``exact``. When
+    ARPACK stops at ``maxiter`` the converged pairs found so far are returned with
+    ``converged=False``.
     """
     k, which, tol, maxiter, seed = _spectrum_args(k, which, tol, maxiter, seed)
     op = _operator(fun_or_op, theta, eps, hvp_fn)
     start = op.n_products
     vals, vecs, converged = _eigsh(op, k, which, tol, maxiter, seed, ncv)
-    return {
-        "eigenvalues": vals,
-        "eigenvectors": vecs if return_eigenvectors else None,
-        "which": which,
-        "k": k,
-        "n_hvp": op.n_products - start,
-        "converged": converged,
-        "exact": op.exact,
-    }
+    return Spectrum(
+        eigenvalues=vals,
+        eigenvectors=vecs if return_eigenvectors else None,
+        which=which,
+        k=k,
+        n_hvp=op.n_products - start,
+        converged=bool(converged),
+        exact=bool(op.exact),
+    )
 
 
 def extreme_eigenvalues(fun_or_op=None, theta=None, k: int = 5, tol: float = DEFAULT_TOL,
                         maxiter: int | None = None, seed: int = 0, *,
-                        return_eigenvectors: bool = False, eps=None, hvp_fn=None) -> dict:
+                        return_eigenvectors: bool = False, eps=None, hvp_fn=None) -> Extremes:
     """The ``k`` largest eigenvalues (descending) and the smallest (algebraic) one.
 
     Two Lanczos runs on the same operator (``"LA"`` with ``k``, then ``"SA"`` with 1). Returns
-    ``{"top": ndarray (k,), "bottom": float, "n_hvp", "converged", "exact"}`` plus
-    ``"top_vectors"`` (n, k) and ``"bottom_vector"`` (n,) when ``return_eigenvectors``. When
-    ARPACK stops at ``maxiter``, ``converged`` is False, ``top`` holds the pairs that did
-    converge (possibly none) and ``bottom`` is NaN if the smallest was not found.
+    an :class:`Extremes`: ``top`` ndarray (k,), ``bottom`` float, ``n_hvp``, ``converged``,
+    ``exact``, plus ``top_vectors`` (n, k) and ``bottom_vector`` (n,) when
+    ``return_eigenvectors`` (None otherwise). When ARPACK stops at ``maxiter``, ``converged``
+    is False, ``top`` holds the pairs that did converge (possibly none) and ``bottom`` is NaN
+    if the smallest was not found.
     """
     k, _, tol, maxiter, seed = _spectrum_args(k, "LA", tol, maxiter, seed)
     op = _operator(fun_or_op, theta, eps, hvp_fn)
@@ -403,30 +579,29 @@ def extreme_eigenvalues(fun_or_op=None, theta=None, k: int = 5, tol: float = DEF
     start = op.n_products
     top, top_vecs, ok_top = _eigsh(op, k, "LA", tol, maxiter, seed, None)
     bottom, bottom_vecs, ok_bottom = _eigsh(op, 1, "SA", tol, maxiter, seed, None)
-    out = {
-        "top": top,
-        "bottom": float(bottom[0]) if bottom.size else float("nan"),
-        "n_hvp": op.n_products - start,
-        "converged": bool(ok_top and ok_bottom and bottom.size),
-        "exact": op.exact,
-    }
-    if return_eigenvectors:
-        out["top_vectors"] = top_vecs
-        out["bottom_vector"] = bottom_vecs[:, 0] if bottom.size else None
-    return out
+    return Extremes(
+        top=top,
+        bottom=float(bottom[0]) if bottom.size else float("nan"),
+        n_hvp=op.n_products - start,
+        converged=bool(ok_top and ok_bottom and bottom.size),
+        exact=bool(op.exact),
+        top_vectors=top_vecs if return_eigenvectors else None,
+        bottom_vector=bottom_vecs[:, 0] if return_eigenvectors and bottom.size else None,
+    )
 
 
 # --------------------------------------------------------------------------- trace
 def hutchinson_trace(fun_or_op=None, theta=None, n_samples: int = 100, seed: int = 0, *,
-                     eps=None, hvp_fn=None) -> dict:
+                     eps=None, hvp_fn=None) -> TraceEstimate:
     """Hutchinson's estimate of ``tr H``: the mean of ``z^T H z`` over Rademacher probes ``z``.
 
     Since ``E[z z^T] = I`` each sample is unbiased; the variance of one sample is
-    ``2 (||H||_F^2 - sum_i H_ii^2)`` (zero for a diagonal ``H``). Returns ``{"trace": mean,
-    "stderr": std(samples, ddof=1) / sqrt(m), "samples": ndarray (m,), "n_samples": m,
-    "n_hvp", "exact"}``; the probes come from ``numpy.random.default_rng(seed)``.
+    ``2 (||H||_F^2 - sum_i H_ii^2)`` (zero for a diagonal ``H``). Returns a
+    :class:`TraceEstimate`: ``trace`` (the mean), ``stderr`` (``std(samples, ddof=1) /
+    sqrt(m)``), ``samples`` ndarray (m,), ``n_samples`` = m, ``n_hvp`` and ``exact``; the
+    probes come from ``numpy.random.default_rng(seed)``.
     """
-    m = V.positive_int(n_samples, "n_samples")
+    m = checks.positive_int(n_samples, "n_samples")
     if m < 2:
         raise InputError(f"n_samples must be at least 2 to estimate the standard error, got {m}")
     seed = _seed(seed)
@@ -438,19 +613,35 @@ def hutchinson_trace(fun_or_op=None, theta=None, n_samples: int = 100, seed: int
     for i in range(m):
         z = rng.integers(0, 2, size=n).astype(np.float64) * 2.0 - 1.0
         samples[i] = float(z @ op.product(z))
-    return {
-        "trace": float(samples.mean()),
-        "stderr": float(samples.std(ddof=1) / np.sqrt(m)),
-        "samples": samples,
-        "n_samples": m,
-        "n_hvp": op.n_products - start,
-        "exact": op.exact,
-    }
+    return TraceEstimate(
+        trace=float(samples.mean()),
+        stderr=float(samples.std(ddof=1) / np.sqrt(m)),
+        samples=samples,
+        n_samples=m,
+        n_hvp=op.n_products - start,
+        exact=bool(op.exact),
+    )
 
 
 # --------------------------------------------------------------------------- conditioning
+def _definiteness(lmax: float, lmin: float, zero: float) -> str:
+    """The sign pattern of the spectrum ``[lmin, lmax]``, ``|lambda| <= zero`` counting as 0."""
+    pos_max, neg_min = lmax > zero, lmin < -zero
+    if lmin > zero:
+        return "positive definite"
+    if pos_max and not neg_min:
+        return "positive semidefinite"
+    if pos_max and neg_min:
+        return "indefinite"
+    if neg_min and lmax < -zero:
+        return "negative definite"
+    if neg_min:
+        return "negative semidefinite"
+    return "zero"
+
+
 def condition_from_extremes(lambda_max: float, lambda_min: float,
-                            zero_tol: float = DEFAULT_ZERO_TOL) -> dict:
+                            zero_tol: float = DEFAULT_ZERO_TOL) -> Conditioning:
     """Condition number and step-size advice from the two extreme Hessian eigenvalues.
 
     An eigenvalue with ``|lambda| <= zero_tol * max(|lambda_max|, |lambda_min|)`` counts as
@@ -460,18 +651,19 @@ def condition_from_extremes(lambda_max: float, lambda_min: float,
     ``kappa = L / mu``):
 
     - gradient descent with step ``a`` is stable iff ``0 < a < 2 / L`` (``max_stable_step``),
-      whatever ``mu``; the best fixed step ``2 / (L + mu)`` contracts the error by
-      ``(kappa - 1) / (kappa + 1)`` per step (``gd_contraction``), so a large ``kappa`` means
-      slow progress along the flat directions;
-    - heavy-ball momentum with ``beta = ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))^2`` and step
-      ``4 / (sqrt(L) + sqrt(mu))^2`` contracts by ``(sqrt(kappa) - 1) / (sqrt(kappa) + 1)``
-      (``heavy_ball_contraction``); momentum ``beta`` raises the stable step bound to
-      ``2 (1 + beta) / L``.
+      whatever ``mu``; the best fixed step ``2 / (L + mu)`` (``optimal_gd_step``) contracts
+      the error by ``(kappa - 1) / (kappa + 1)`` per step (``gd_contraction``), so a large
+      ``kappa`` means slow progress along the flat directions;
+    - heavy-ball momentum with ``beta = ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))^2``
+      (``heavy_ball_momentum``) and step ``4 / (sqrt(L) + sqrt(mu))^2`` (``heavy_ball_step``)
+      contracts by ``(sqrt(kappa) - 1) / (sqrt(kappa) + 1)`` (``heavy_ball_contraction``);
+      momentum ``beta`` raises the stable step bound to ``2 (1 + beta) / L``.
 
     When ``lambda_min <= 0`` the condition number is reported as ``inf``; with
     ``lambda_min < 0 < lambda_max`` the Hessian is indefinite (a saddle region): descent
     moves away from the point along the negative directions, growing like
-    ``(1 + a |lambda_min|)^t``, and only ``2 / L`` still bounds the step.
+    ``(1 + a |lambda_min|)^t``, and only ``2 / L`` still bounds the step. Returns a
+    :class:`Conditioning` (``n_hvp`` and ``converged`` None).
     """
     lmax, lmin = float(lambda_max), float(lambda_min)
     if not (np.isfinite(lmax) and np.isfinite(lmin)):
@@ -479,151 +671,121 @@ def condition_from_extremes(lambda_max: float, lambda_min: float,
                          f"lambda_min={lambda_min!r}")
     if lmin > lmax:
         raise InputError(f"lambda_min={lmin} exceeds lambda_max={lmax}")
-    zero_tol = V.nonneg_float(zero_tol, "zero_tol")
-    z = zero_tol * max(abs(lmax), abs(lmin))
-    pos_max, neg_min = lmax > z, lmin < -z
-    if lmin > z:
-        definiteness = "positive definite"
-    elif pos_max and not neg_min:
-        definiteness = "positive semidefinite"
-    elif pos_max and neg_min:
-        definiteness = "indefinite"
-    elif neg_min and lmax < -z:
-        definiteness = "negative definite"
-    elif neg_min:
-        definiteness = "negative semidefinite"
-    else:
-        definiteness = "zero"
+    zero_tol = checks.nonneg_float(zero_tol, "zero_tol")
+    zero = zero_tol * max(abs(lmax), abs(lmin))
+    definiteness = _definiteness(lmax, lmin, zero)
     pd = definiteness == "positive definite"
-    out = {
-        "lambda_max": lmax,
-        "lambda_min": lmin,
-        "condition_number": lmax / lmin if pd else float("inf"),
-        "definiteness": definiteness,
-        "positive_definite": pd,
-        "indefinite": definiteness == "indefinite",
-        "max_stable_step": 2.0 / lmax if pos_max else None,
-        "optimal_gd_step": None,
-        "gd_contraction": None,
-        "heavy_ball_step": None,
-        "heavy_ball_momentum": None,
-        "heavy_ball_contraction": None,
-    }
-    if pd:
-        kappa = lmax / lmin
-        rk = np.sqrt(kappa)
-        out["optimal_gd_step"] = 2.0 / (lmax + lmin)
-        out["gd_contraction"] = (kappa - 1.0) / (kappa + 1.0)
-        out["heavy_ball_step"] = 4.0 / (np.sqrt(lmax) + np.sqrt(lmin)) ** 2
-        out["heavy_ball_momentum"] = float(((rk - 1.0) / (rk + 1.0)) ** 2)
-        out["heavy_ball_contraction"] = float((rk - 1.0) / (rk + 1.0))
-    return out
+    base = Conditioning(
+        lambda_max=lmax,
+        lambda_min=lmin,
+        condition_number=lmax / lmin if pd else float("inf"),
+        definiteness=definiteness,
+        positive_definite=pd,
+        indefinite=definiteness == "indefinite",
+        max_stable_step=2.0 / lmax if lmax > zero else None,
+    )
+    if not pd:
+        return base
+    kappa = lmax / lmin
+    rk = float(np.sqrt(kappa))
+    return dataclasses.replace(
+        base,
+        optimal_gd_step=2.0 / (lmax + lmin),
+        gd_contraction=(kappa - 1.0) / (kappa + 1.0),
+        heavy_ball_step=float(4.0 / (np.sqrt(lmax) + np.sqrt(lmin)) ** 2),
+        heavy_ball_momentum=((rk - 1.0) / (rk + 1.0)) ** 2,
+        heavy_ball_contraction=(rk - 1.0) / (rk + 1.0),
+    )
 
 
-def _unknown_condition(lambda_max, lambda_min) -> dict:
-    """The keys of :func:`condition_from_extremes` when Lanczos did not converge (None = not
-    known; a partial extreme is kept when finite)."""
+def _unknown_condition(lambda_max, lambda_min) -> Conditioning:
+    """The :class:`Conditioning` when Lanczos did not converge (None = not known; a partial
+    extreme is kept when finite)."""
     known = [None if x is None or not np.isfinite(x) else float(x)
              for x in (lambda_max, lambda_min)]
-    out = dict.fromkeys(_CONDITION_KEYS)
-    out.update(lambda_max=known[0], lambda_min=known[1], definiteness="unknown",
-               positive_definite=False, indefinite=False)
-    return out
+    return Conditioning(lambda_max=known[0], lambda_min=known[1], condition_number=None,
+                        definiteness="unknown", positive_definite=False, indefinite=False)
 
 
-_CONDITION_KEYS = (
-    "lambda_max", "lambda_min", "condition_number", "definiteness", "positive_definite",
-    "indefinite", "max_stable_step", "optimal_gd_step", "gd_contraction", "heavy_ball_step",
-    "heavy_ball_momentum", "heavy_ball_contraction",
-)
+def _conditioning(ext: Extremes, zero_tol: float) -> Conditioning:
+    """:func:`condition_from_extremes` of a converged Lanczos result, else the unknown one."""
+    lmax = float(ext.top[0]) if ext.top.size else float("nan")
+    if not ext.converged or not np.isfinite(lmax) or not np.isfinite(ext.bottom):
+        return _unknown_condition(lmax, ext.bottom)
+    return condition_from_extremes(lmax, min(ext.bottom, lmax), zero_tol)
 
 
 def condition_number(fun_or_op=None, theta=None, *, tol: float = DEFAULT_TOL,
                      maxiter: int | None = None, seed: int = 0, eps=None, hvp_fn=None,
-                     zero_tol: float = DEFAULT_ZERO_TOL) -> dict:
+                     zero_tol: float = DEFAULT_ZERO_TOL) -> Conditioning:
     """``lambda_max / lambda_min`` of the Hessian, or ``inf`` when it is not positive definite.
 
     Finds the largest and the smallest algebraic eigenvalue (two Lanczos runs) and returns
     :func:`condition_from_extremes` of them (signed extremes, ``definiteness``,
     ``indefinite``, ``max_stable_step = 2 / lambda_max`` and the momentum advice documented
-    there) plus ``"n_hvp"`` and ``"converged"``. If Lanczos does not converge within
+    there) with ``n_hvp`` and ``converged`` set. If Lanczos does not converge within
     ``maxiter``, ``converged`` is False, ``definiteness`` is ``"unknown"`` and the numbers that
     could not be found are None.
     """
-    zero_tol = V.nonneg_float(zero_tol, "zero_tol")
+    zero_tol = checks.nonneg_float(zero_tol, "zero_tol")
     ext = extreme_eigenvalues(fun_or_op, theta, k=1, tol=tol, maxiter=maxiter, seed=seed,
                               eps=eps, hvp_fn=hvp_fn)
-    lmax = float(ext["top"][0]) if ext["top"].size else float("nan")
-    if not ext["converged"] or not np.isfinite(lmax) or not np.isfinite(ext["bottom"]):
-        out = _unknown_condition(lmax, ext["bottom"])
-    else:
-        out = condition_from_extremes(lmax, min(ext["bottom"], lmax), zero_tol)
-    out["n_hvp"] = ext["n_hvp"]
-    out["converged"] = ext["converged"]
-    return out
+    return dataclasses.replace(_conditioning(ext, zero_tol), n_hvp=int(ext.n_hvp),
+                               converged=bool(ext.converged))
 
 
 # --------------------------------------------------------------------------- reports
-def _report(op: HessianOperator, top, trace, n_samples, seed, tol, maxiter, zero_tol) -> dict:
+def _report(op: HessianOperator, top, trace, n_samples, seed, tol, maxiter,
+            zero_tol) -> CurvatureReport:
     t0 = time.perf_counter()
-    n = op.shape[0]
     start = op.n_products
     evals_start = op.n_grad_evals
     at = op.loss_and_grad()
     ext = extreme_eigenvalues(op, None, k=top, tol=tol, maxiter=maxiter, seed=seed)
-    top_vals = [float(x) for x in ext["top"]]
-    bottom = float(ext["bottom"]) if np.isfinite(ext["bottom"]) else None
-    if ext["converged"] and top_vals and bottom is not None:
-        cond = condition_from_extremes(top_vals[0], min(bottom, top_vals[0]), zero_tol)
-    else:
-        cond = _unknown_condition(top_vals[0] if top_vals else None, bottom)
-    cond = {key: (float(val) if isinstance(val, (float, np.floating)) else val)
-            for key, val in cond.items()}
-    tr = None
-    if trace:
-        h = hutchinson_trace(op, None, n_samples=n_samples, seed=seed)
-        tr = {"estimate": h["trace"], "stderr": h["stderr"], "n_samples": h["n_samples"]}
-    return {
-        "n_params": int(n),
-        "exact": bool(op.exact),
-        "step": None if op.step is None else float(op.step),
-        "loss": None if at is None else at[0],
-        "grad_norm": None if at is None else float(np.linalg.norm(at[1])),
-        "eigenvalues": top_vals,
-        "bottom_eigenvalue": bottom,
-        "condition": cond,
-        "trace": tr,
-        "converged": bool(ext["converged"]),
-        "n_hvp": int(op.n_products - start),
-        "n_grad_evals": int(op.n_grad_evals - evals_start),
-        "seconds": float(time.perf_counter() - t0),
-    }
+    estimate = hutchinson_trace(op, None, n_samples=n_samples, seed=seed) if trace else None
+    return CurvatureReport(
+        n_params=int(op.shape[0]),
+        exact=bool(op.exact),
+        step=None if op.step is None else float(op.step),
+        loss=None if at is None else at[0],
+        grad_norm=None if at is None else float(np.linalg.norm(at[1])),
+        eigenvalues=tuple(float(x) for x in ext.top),
+        bottom_eigenvalue=float(ext.bottom) if np.isfinite(ext.bottom) else None,
+        condition=_conditioning(ext, zero_tol),
+        trace=estimate,
+        converged=bool(ext.converged),
+        n_hvp=int(op.n_products - start),
+        n_grad_evals=int(op.n_grad_evals - evals_start),
+        seconds=float(time.perf_counter() - t0),
+    )
 
 
 def _report_args(top, trace, n_samples, seed, tol, maxiter, zero_tol):
-    top = V.positive_int(top, "top")
-    n_samples = V.positive_int(n_samples, "n_samples")
+    top = checks.positive_int(top, "top")
+    n_samples = checks.positive_int(n_samples, "n_samples")
     if trace and n_samples < 2:
         raise InputError(f"n_samples must be at least 2 to estimate the standard error, "
                          f"got {n_samples}")
-    return (top, bool(trace), n_samples, _seed(seed), V.nonneg_float(tol, "tol"),
-            _maxiter(maxiter), V.nonneg_float(zero_tol, "zero_tol"))
+    return (top, bool(trace), n_samples, _seed(seed), checks.nonneg_float(tol, "tol"),
+            _maxiter(maxiter), checks.nonneg_float(zero_tol, "zero_tol"))
 
 
 def curvature_report(fun=None, theta=None, top: int = 5, trace: bool = False,
                      n_samples: int = 50, seed: int = 0, *, eps=None, hvp_fn=None,
                      tol: float = DEFAULT_TOL, maxiter: int | None = None,
-                     zero_tol: float = DEFAULT_ZERO_TOL) -> dict:
-    """A JSON-able summary of the curvature at ``theta`` (plain floats, ints, lists, None).
+                     zero_tol: float = DEFAULT_ZERO_TOL) -> CurvatureReport:
+    """A summary of the curvature at ``theta`` (a :class:`CurvatureReport`).
 
-    Keys: ``n_params``, ``exact`` (True with ``hvp_fn``), ``step`` (the difference step
-    length, None when exact), ``loss`` and ``grad_norm`` at ``theta`` (None without a
-    function), ``eigenvalues`` (the ``top`` largest, descending), ``bottom_eigenvalue``,
-    ``condition`` (see :func:`condition_from_extremes`; ``condition_number`` is ``inf`` unless
-    positive definite), ``trace`` (``{"estimate", "stderr", "n_samples"}`` when ``trace``,
-    else None), ``converged``, ``n_hvp``, ``n_grad_evals`` and ``seconds``. If Lanczos stops
-    at ``maxiter`` before converging, ``converged`` is False and what was not found is None
-    (or missing from ``eigenvalues``): the dictionary never holds NaN.
+    Fields: ``n_params``, ``exact`` (True with ``hvp_fn`` or an objective offering an exact
+    product), ``step`` (the difference step length, None when exact), ``loss`` and
+    ``grad_norm`` at ``theta`` (None without a function), ``eigenvalues`` (a tuple of the
+    ``top`` largest, descending), ``bottom_eigenvalue``, ``condition`` (a
+    :class:`Conditioning`, see :func:`condition_from_extremes`; ``condition_number`` is ``inf``
+    unless positive definite), ``trace`` (a :class:`TraceEstimate` from ``n_samples`` probes
+    when ``trace``, else None), ``converged``, ``n_hvp``, ``n_grad_evals`` and ``seconds``. If
+    Lanczos stops at ``maxiter`` before converging, ``converged`` is False and what was not
+    found is None (or missing from ``eigenvalues``); ``to_dict()`` never holds NaN or
+    infinity.
     """
     args = _report_args(top, trace, n_samples, seed, tol, maxiter, zero_tol)
     op = _operator(fun, theta, eps, hvp_fn)
@@ -631,18 +793,9 @@ def curvature_report(fun=None, theta=None, top: int = 5, trace: bool = False,
     return _report(op, *args)
 
 
-def curvature_along_path(fun=None, thetas=None, top: int = 1, trace: bool = False,
-                         n_samples: int = 50, seed: int = 0, *, eps=None, hvp_fn=None,
-                         tol: float = DEFAULT_TOL, maxiter: int | None = None,
-                         zero_tol: float = DEFAULT_ZERO_TOL) -> list[dict]:
-    """:func:`curvature_report` at each of a sequence of parameter vectors (e.g. checkpoints).
-
-    ``thetas`` is a sequence of 1-D vectors of equal length or a 2-D array with one vector per
-    row. The same ``seed`` is used at every point (common random numbers, so differences
-    between points are not probe noise). Here ``hvp_fn``, if given, takes two arguments:
-    ``hvp_fn(theta, v) -> H(theta) v``. Each report gains an ``"index"`` key.
-    """
-    args = _report_args(top, trace, n_samples, seed, tol, maxiter, zero_tol)
+def _points(thetas) -> list[np.ndarray]:
+    """The parameter vectors of ``thetas`` (a sequence of 1-D vectors or a 2-D array),
+    checked to be finite, floating and of one length, copied to float64."""
     if thetas is None:
         raise InputError("thetas is required: a sequence of parameter vectors or a 2-D array")
     if isinstance(thetas, np.ndarray):
@@ -652,28 +805,67 @@ def curvature_along_path(fun=None, thetas=None, top: int = 1, trace: bool = Fals
         points = list(thetas)
     elif isinstance(thetas, Sequence) and not isinstance(thetas, str):
         points = list(thetas)
+    elif hasattr(thetas, "__iter__") and not isinstance(thetas, str):
+        points = list(thetas)
     else:
-        points = list(thetas) if hasattr(thetas, "__iter__") else None
-        if points is None:
-            raise InputError(f"thetas must be a sequence of parameter vectors, got "
-                             f"{type(thetas).__name__}")
+        raise InputError(f"thetas must be a sequence of parameter vectors, got "
+                         f"{type(thetas).__name__}")
     if not points:
         raise InputError("thetas is empty; pass at least one parameter vector")
+    first = _point(points[0], "thetas[0]")
+    n = first.shape[0]
+    rest = [check_theta(p, size=n, what=f"thetas[{i}]", finite=True)
+            for i, p in enumerate(points[1:], start=1)]
+    return [first] + [np.array(p, dtype=np.float64, copy=True) for p in rest]
+
+
+def _steps(steps, count: int) -> tuple[int, ...]:
+    """``steps`` as a tuple of ``count`` integers (``0 .. count - 1`` when None)."""
+    if steps is None:
+        return tuple(range(count))
+    if isinstance(steps, str) or not hasattr(steps, "__iter__"):
+        raise InputError(f"steps must be a sequence of integers (one per point), got "
+                         f"{type(steps).__name__}")
+    steps = list(steps.tolist() if isinstance(steps, np.ndarray) else steps)
+    if len(steps) != count:
+        raise InputError(f"steps has {len(steps)} entries but thetas has {count} points; pass "
+                         f"one step per point")
+    for i, step in enumerate(steps):
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
+            raise InputError(f"steps[{i}] must be an integer (a training step), got {step!r}")
+    return tuple(int(step) for step in steps)
+
+
+def curvature_along_path(fun=None, thetas=None, top: int = 1, trace: bool = False,
+                         n_samples: int = 50, seed: int = 0, *, eps=None, hvp_fn=None,
+                         tol: float = DEFAULT_TOL, maxiter: int | None = None,
+                         zero_tol: float = DEFAULT_ZERO_TOL, steps=None) -> CurvaturePath:
+    """:func:`curvature_report` at each of a sequence of parameter vectors (e.g. checkpoints).
+
+    ``thetas`` is a sequence of 1-D vectors of equal length or a 2-D array with one vector per
+    row. The same ``seed`` is used at every point (common random numbers, so differences
+    between points are not probe noise). Here ``hvp_fn``, if given, takes two arguments:
+    ``hvp_fn(theta, v) -> H(theta) v``. ``steps`` labels the points (e.g. the training steps
+    of the checkpoints; one integer per point, default the index). Returns a
+    :class:`CurvaturePath` of the reports and their steps.
+    """
+    args = _report_args(top, trace, n_samples, seed, tol, maxiter, zero_tol)
+    points = _points(thetas)
+    labels = _steps(steps, len(points))
     if hvp_fn is not None and not callable(hvp_fn):
         raise InputError(f"hvp_fn must be a callable (theta, v) -> H(theta) v, got "
                          f"{type(hvp_fn).__name__}")
-    checked = [_theta(p, f"thetas[{i}]") for i, p in enumerate(points)]
-    n = checked[0].shape[0]
-    for i, p in enumerate(checked):
-        if p.shape[0] != n:
-            raise InputError(f"thetas[{i}] has {p.shape[0]} entries but thetas[0] has {n}")
-    _check_k(args[0], n, "top")
+    if fun is None and hvp_fn is None:
+        raise InputError("pass fun (a callable theta -> (loss, grad), an object with "
+                         ".loss_and_grad, or a bound objective) or hvp_fn "
+                         "((theta, v) -> H(theta) v)")
+    _check_k(args[0], points[0].shape[0], "top")
+    bound = None if fun is None else bind(fun)
     reports = []
-    for i, point in enumerate(checked):
+    for point in points:
         if hvp_fn is not None:
-            op = HessianOperator(fun, point, hvp_fn=lambda v, p=point: hvp_fn(p, v))
+            op = HessianOperator(bound, point, hvp_fn=lambda v, p=point: hvp_fn(p, v))
         else:
-            op = _operator(fun, point, eps, None)
-        rep = _report(op, *args)
-        reports.append({"index": i, **rep})
-    return reports
+            op = HessianOperator(bound, point, eps)
+        reports.append(_report(op, *args))
+    return CurvaturePath(reports=tuple(reports), steps=labels)

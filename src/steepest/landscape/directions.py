@@ -4,8 +4,9 @@ Random directions are drawn i.i.d. Gaussian for the whole flat vector, then norm
 tensor so that their scale matches the weights they perturb (Li et al. 2018, "Visualizing the
 Loss Landscape of Neural Nets"):
 
-- ``filter``: each filter (an output unit: column ``j`` of a Linear ``W`` of shape (in, out))
-  of the direction is rescaled to the norm of the same filter of the weights,
+- ``filter``: each filter (an output unit: column ``j`` of a steepest Linear ``W`` of shape
+  (in, out), row ``j`` of a PyTorch weight; the layout's ``unit_axis`` says which) of the
+  direction is rescaled to the norm of the same filter of the weights,
   ``d[:, j] <- d[:, j] / ||d[:, j]|| * ||W[:, j]||``; this removes the scale invariance of ReLU
   networks from the picture;
 - ``layer``: each tensor of the direction gets the norm of its weight tensor;
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _validate as V
+from .. import _validate as checks
 from ..errors import InputError
 from ..params import Layout
 
@@ -38,7 +39,7 @@ def _safe_scale(target, current):
 def normalize_direction(d, theta, layout: Layout, norm: str = "filter",
                         include_bias: bool = False) -> np.ndarray:
     """A copy of direction ``d`` normalized against ``theta`` (see the module docstring)."""
-    V.choice(norm, NORMS, "direction normalization")
+    checks.choice(norm, NORMS, "direction normalization")
     theta = layout.check(np.asarray(theta, dtype=np.float64))
     d = layout.check(np.array(d, dtype=np.float64), "direction")
     for spec in layout:
@@ -48,8 +49,8 @@ def normalize_direction(d, theta, layout: Layout, norm: str = "filter",
             dv[...] = w if include_bias else 0.0
             continue
         if norm == "filter":
-            if dv.ndim >= 2:  # filters are the output units: the last axis
-                axes = tuple(range(dv.ndim - 1))
+            if dv.ndim >= 2:  # one filter per index of the unit axis
+                axes = tuple(a for a in range(dv.ndim) if a != spec.filter_axis)
                 dv *= _safe_scale(np.sqrt((w * w).sum(axis=axes)),
                                   np.sqrt((dv * dv).sum(axis=axes)))
             else:

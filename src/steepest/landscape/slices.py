@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..contract import require_objective
 from .directions import (
     normalize_direction,
     orthogonalize,
@@ -21,64 +22,68 @@ from .directions import (
 from .surface import Surface, axis, compute, grid_coords
 
 
-def _meta(kind, model, X, extra):
+def _meta(kind, objective, X, extra):
     return {"kind": kind, "n_examples": int(np.asarray(X).shape[0]),
-            "layout": model.layout.to_dict(), **extra}
+            "layout": objective.layout.to_dict(), **extra}
 
 
-def plane(model, theta, X, y, grid: int = 51, span=(-1.0, 1.0), norm: str = "filter",
+def plane(objective, theta, X, y, grid: int = 51, span=(-1.0, 1.0), norm: str = "filter",
           include_bias: bool = False, orthogonal: bool = False, seed: int = 0,
           directions=None, **kw) -> Surface:
     """The loss over ``theta + a d1 + b d2`` on a ``grid`` x ``grid`` mesh of ``span``^2."""
+    require_objective(objective, "a loss landscape")
     xs = ys = axis(grid, span)
     if directions is None:
         rng = np.random.default_rng(seed)
-        d1 = random_direction(theta, model.layout, rng, norm, include_bias)
-        d2 = random_direction(theta, model.layout, rng, norm, include_bias)
+        d1 = random_direction(theta, objective.layout, rng, norm, include_bias)
+        d2 = random_direction(theta, objective.layout, rng, norm, include_bias)
         if orthogonal:
             d2 = orthogonalize(d2, d1)
     else:
-        d1, d2 = (normalize_direction(d, theta, model.layout, norm, include_bias)
+        d1, d2 = (normalize_direction(d, theta, objective.layout, norm, include_bias)
                   for d in directions)
-    loss, acc, info = compute(model, theta, X, y, d1, d2, grid_coords(xs, ys), **kw)
-    meta = _meta("plane", model, X, {"norm": norm, "include_bias": include_bias,
+    loss, acc, info = compute(objective, theta, X, y, d1, d2, grid_coords(xs, ys), **kw)
+    meta = _meta("plane", objective, X, {"norm": norm, "include_bias": include_bias,
                                      "orthogonal": orthogonal, "seed": seed, **info})
     return Surface("plane", xs, ys, loss.reshape(ys.size, xs.size),
                    acc.reshape(ys.size, xs.size), np.asarray(theta, float), d1, d2, meta=meta)
 
 
-def line(model, theta, X, y, grid: int = 51, span=(-1.0, 1.0), norm: str = "filter",
+def line(objective, theta, X, y, grid: int = 51, span=(-1.0, 1.0), norm: str = "filter",
          include_bias: bool = False, seed: int = 0, direction=None, **kw) -> Surface:
     """The loss along ``theta + a d`` for a random normalized direction ``d``."""
+    require_objective(objective, "a loss landscape")
     xs = axis(grid, span)
     if direction is None:
-        d = random_direction(theta, model.layout, np.random.default_rng(seed), norm,
+        d = random_direction(theta, objective.layout, np.random.default_rng(seed), norm,
                              include_bias)
     else:
-        d = normalize_direction(direction, theta, model.layout, norm, include_bias)
-    loss, acc, info = compute(model, theta, X, y, d, None, grid_coords(xs), **kw)
-    meta = _meta("line", model, X, {"norm": norm, "include_bias": include_bias, "seed": seed,
+        d = normalize_direction(direction, theta, objective.layout, norm, include_bias)
+    loss, acc, info = compute(objective, theta, X, y, d, None, grid_coords(xs), **kw)
+    meta = _meta("line", objective, X, {"norm": norm, "include_bias": include_bias, "seed": seed,
                                     **info})
     return Surface("line", xs, None, loss, acc, np.asarray(theta, float), d, meta=meta)
 
 
-def interpolation(model, theta_a, theta_b, X, y, grid: int = 51, span=(-0.5, 1.5),
+def interpolation(objective, theta_a, theta_b, X, y, grid: int = 51, span=(-0.5, 1.5),
                   **kw) -> Surface:
     """The loss along ``(1 - t) theta_a + t theta_b`` for t in ``span``."""
+    require_objective(objective, "a loss landscape")
     ts = axis(grid, span)
-    d = target_direction(theta_a, theta_b, model.layout)
-    loss, acc, info = compute(model, theta_a, X, y, d, None, grid_coords(ts), **kw)
-    meta = _meta("interpolation", model, X, info)
+    d = target_direction(theta_a, theta_b, objective.layout)
+    loss, acc, info = compute(objective, theta_a, X, y, d, None, grid_coords(ts), **kw)
+    meta = _meta("interpolation", objective, X, info)
     return Surface("interpolation", ts, None, loss, acc, np.asarray(theta_a, float), d,
                    meta=meta)
 
 
-def path_plane(model, path, theta_final, X, y, grid: int = 51, span=None, margin: float = 0.2,
+def path_plane(objective, path, theta_final, X, y, grid: int = 51, span=None, margin: float = 0.2,
                **kw) -> Surface:
     """The plane of the path's two principal directions around ``theta_final``.
 
     Without ``span`` the window covers the projected path with a ``margin`` on each side.
     """
+    require_objective(objective, "a loss landscape")
     d1, d2, coords, explained = pca_directions(path, theta_final)
     if span is None:
         lo, hi = coords.min(axis=0), coords.max(axis=0)
@@ -87,8 +92,8 @@ def path_plane(model, path, theta_final, X, y, grid: int = 51, span=None, margin
         ys = axis(grid, (lo[1] - pad, hi[1] + pad))
     else:
         xs = ys = axis(grid, span)
-    loss, acc, info = compute(model, theta_final, X, y, d1, d2, grid_coords(xs, ys), **kw)
-    meta = _meta("path", model, X, {"path_points": int(coords.shape[0]), **info})
+    loss, acc, info = compute(objective, theta_final, X, y, d1, d2, grid_coords(xs, ys), **kw)
+    meta = _meta("path", objective, X, {"path_points": int(coords.shape[0]), **info})
     return Surface("path", xs, ys, loss.reshape(ys.size, xs.size),
                    acc.reshape(ys.size, xs.size), np.asarray(theta_final, float), d1, d2,
                    path_xy=coords, explained=explained, meta=meta)

@@ -19,18 +19,19 @@ import json
 import os
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from .._io import atomic_savez, load_npz
 from ..errors import InputError
+from ..results import Result
 from .evaluate import SurfaceEvaluator
 
 
-@dataclass
-class Surface:
+@dataclass(frozen=True)
+class Surface(Result):
     """A computed slice of the loss landscape."""
 
     kind: str  # "plane", "line", "interpolation" or "path"
@@ -45,9 +46,60 @@ class Surface:
     explained: np.ndarray | None = None  # variance explained by d1, d2 (PCA planes)
     meta: dict = field(default_factory=dict)
 
+    _omit = ("theta", "d1", "d2")
+
     @property
     def points(self) -> int:
         return int(self.loss.size)
+
+    def with_meta(self, **more) -> Surface:
+        """A copy with ``more`` added to ``meta``."""
+        return replace(self, meta={**self.meta, **more})
+
+    def _axis_labels(self) -> tuple[str, str]:
+        if self.kind == "path" and self.explained is not None:
+            ev = self.explained
+            return (f"PC1 ({ev[0]:.1%} of the path's variance)",
+                    f"PC2 ({ev[1]:.1%} of the path's variance)")
+        norm = self.meta.get("norm", "")
+        return f"direction 1 ({norm}-normalized)", f"direction 2 ({norm}-normalized)"
+
+    def _title(self) -> str:
+        where = self.meta.get("run_dir")
+        split = self.meta.get("split")
+        what = {"plane": "loss landscape", "path": "loss landscape on the path's PCA plane",
+                "line": "loss along a direction",
+                "interpolation": "linear interpolation between two solutions"}[self.kind]
+        norm = self.meta.get("norm")
+        details = [d for d in (where, f"{split} split" if split else None,
+                               f"{norm}-normalized" if norm and self.kind != "path" else None)
+                   if d]
+        return what + (f" ({', '.join(details)})" if details else "")
+
+    def figures(self) -> dict:
+        """Every picture of the surface, by file stem: a line plot for 1-D slices; contour,
+        filled contour, heatmaps, 3-D surface (and the path) for planes."""
+        return {"line": self.plot()} if self.y is None else self._plane_figures()
+
+    def _plane_figures(self) -> dict:
+        from ..viz.landscape import plot_landscape_set
+
+        xlabel, ylabel = self._axis_labels()
+        return plot_landscape_set(self.x, self.y, self.loss, self.acc, path_xy=self.path_xy,
+                                  xlabel=xlabel, ylabel=ylabel, title=self._title())
+
+    def plot(self, ax=None):
+        """The main picture: the loss curve of a 1-D slice, the filled contour of a plane."""
+        from ..viz.landscape import plot_contour, plot_line
+
+        if self.y is None:
+            interp = self.kind == "interpolation"
+            return plot_line(self.x, self.loss, acc=self.acc, ax=ax, title=self._title(),
+                             xlabel="t" if interp else "alpha (direction 1)",
+                             mark_endpoints=interp)
+        xlabel, ylabel = self._axis_labels()
+        return plot_contour(self.x, self.y, self.loss, filled=True, path_xy=self.path_xy,
+                            xlabel=xlabel, ylabel=ylabel, title=self._title(), ax=ax)
 
     @property
     def min_loss(self) -> float:
@@ -135,7 +187,7 @@ def _dask_chunk(args, payload, token):
     return indices, loss, acc
 
 
-def compute(model, theta, X, y, d1, d2=None, coords=None, *, workers: int | None = 1,
+def compute(objective, theta, X, y, d1, d2=None, coords=None, *, workers: int | None = 1,
             scheduler: str | None = None, partial: str | Path | None = None,
             task_points: int = 32, on_progress=None, dtype=np.float32,
             memory_mb: float = 256.0) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -148,12 +200,12 @@ def compute(model, theta, X, y, d1, d2=None, coords=None, *, workers: int | None
     coords = np.asarray(coords, dtype=np.float64)
     n = coords.shape[0]
     dirs = [d1] if d2 is None else [d1, d2]
-    payload = dict(model=model, theta=np.asarray(theta, dtype=np.float64), X=X, y=y, d1=d1,
+    payload = dict(objective=objective, theta=np.asarray(theta, dtype=np.float64), X=X, y=y, d1=d1,
                    d2=d2, dtype=dtype, memory_mb=memory_mb)
     loss = np.full(n, np.nan)
     acc = np.full(n, np.nan)
     done = np.zeros(n, dtype=bool)
-    key = _fingerprint(payload["theta"], dirs, coords, X, y, model)
+    key = _fingerprint(payload["theta"], dirs, coords, X, y, objective)
     resumed = 0
     if partial is not None and Path(partial).exists():
         z = load_npz(partial)

@@ -14,10 +14,10 @@ from .layers import (
     Sigmoid,
     Tanh,
 )
-from .model import Model, Objective, Sequential, linear, mlp
+from .model import Model, Record, Sequential, linear, mlp
 
 __all__ = [
     "ACTIVATIONS", "INITS", "BatchNorm", "Context", "Dropout", "Layer", "LeakyReLU", "Linear",
-    "Maxout", "Model", "Objective", "ReLU", "Sequential", "Sigmoid", "Tanh", "init_weight",
+    "Maxout", "Model", "Record", "ReLU", "Sequential", "Sigmoid", "Tanh", "init_weight",
     "linear", "mlp",
 ]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import _validate as V
+from .. import _validate as checks
 from ..errors import InputError
 from ..losses import Loss
 from ..params import Layout
@@ -33,7 +33,7 @@ class Sequential:
     def __init__(self, layers: list[Layer], n_features: int):
         if not layers:
             raise InputError("a Sequential needs at least one layer")
-        self.n_features = V.positive_int(n_features, "n_features")
+        self.n_features = checks.positive_int(n_features, "n_features")
         counts: dict[str, int] = {}
         names: set[str] = set()
         width = self.n_features
@@ -65,52 +65,14 @@ class Record:
     reg: float  # lambda R(theta)
 
 
-@dataclass
-class Objective:
-    """A model bound to data, mode and a fixed random seed: a deterministic function of theta.
+class Model:
+    """A classifier (or regressor) ``f(x; theta)`` with a loss and a weight penalty.
 
-    Each call draws its dropout masks from a fresh ``default_rng(seed)``, so repeated calls at
-    nearby points see the same masks, which finite differences need. BatchNorm running
-    statistics are not touched.
+    It meets the objective contract of :mod:`steepest.contract` and offers every optional
+    capability listed there except an exact Hessian-vector product.
     """
 
-    model: Model
-    X: np.ndarray
-    y: np.ndarray
-    train: bool = True
-    seed: int = 0
-
-    def _ctx(self, theta):
-        return self.model._context(self.train, np.random.default_rng(self.seed), False)
-
-    def loss_and_grad(self, theta):
-        X = self.X.astype(theta.dtype, copy=False)
-        return self.model._loss_and_grad(theta, X, self.y, self._ctx(theta))
-
-    def loss(self, theta) -> float:
-        X = self.X.astype(theta.dtype, copy=False)
-        return self.model._loss(theta, X, self.y, self._ctx(theta))
-
-    def prepare(self, theta) -> Record:
-        """The base pass at theta for :meth:`directional` (loss, gradient, every activation)."""
-        X = self.X.astype(theta.dtype, copy=False)
-        return self.model._record(theta, X, self.y, self._ctx(theta))
-
-    def directional(self, record: Record, theta, name: str, delta, step: float, factors=None):
-        """``(L(theta + step*delta), L(theta - step*delta), crossed_a_kink)`` where ``delta``
-        moves only tensor ``name``; the pass resumes at that tensor's layer. ``factors=(a, b)``
-        declares ``delta`` to be the rank-1 matrix ``outer(a, b)``."""
-        return self.model._directional(theta, record, name, delta, step, self.y,
-                                       self._ctx(theta), factors)
-
-    def loss_and_kinks(self, theta) -> tuple[float, list[np.ndarray]]:
-        """The loss and the discrete state of every kink (see ``steepest.gradcheck``)."""
-        X = self.X.astype(theta.dtype, copy=False)
-        return self.model._loss_and_kinks(theta, X, self.y, self._ctx(theta))
-
-
-class Model:
-    """A classifier (or regressor) ``f(x; theta)`` with a loss and a weight penalty."""
+    fast_options = frozenset({"out", "validate"})
 
     def __init__(
         self,
@@ -123,27 +85,28 @@ class Model:
         self.net = net
         self.loss_fn = loss if isinstance(loss, Loss) else Loss(loss)
         self.regularizer = regularizer or Regularizer("none")
-        self.init = V.choice(init, INITS, "initializer")
+        self.init = checks.choice(init, INITS, "initializer")
         self.config = config
         p_entries, b_entries, self._buffer_init = [], [], []
-        self._slots: list[list[tuple[str, int, int, tuple[int, ...]]]] = []
+        # per layer: (local name, start, stop, shape) of each of its tensors in theta
+        self._tensor_slices: list[list[tuple[str, int, int, tuple[int, ...]]]] = []
         offset = 0
         for layer in net.layers:
-            slots = []
+            slices = []
             for local, shape, role in layer.param_shapes():
                 n = int(np.prod(shape))
                 p_entries.append((f"{layer.name}.{local}", shape, role))
-                slots.append((local, offset, offset + n, tuple(shape)))
+                slices.append((local, offset, offset + n, tuple(shape)))
                 offset += n
-            self._slots.append(slots)
+            self._tensor_slices.append(slices)
             for local, shape, value in layer.buffer_shapes():
                 b_entries.append((f"{layer.name}.{local}", shape, "norm"))
                 self._buffer_init.append(value)
         self.layout = Layout(p_entries)
         # which layer (index) and local name each flat tensor belongs to
         self._owner = {f"{layer.name}.{local}": (i, local)
-                       for i, (layer, slots) in enumerate(zip(net.layers, self._slots))
-                       for local, *_ in slots}
+                       for i, (layer, slices) in enumerate(zip(net.layers, self._tensor_slices))
+                       for local, *_ in slices}
         self.buffer_layout = Layout(b_entries)
         self.buffers = np.zeros(self.buffer_layout.size)
         self.reset_buffers()
@@ -171,17 +134,9 @@ class Model:
 
     def summary(self) -> list[dict]:
         """One row per layer: name, kind, description, parameter count."""
-        rows = []
-        for layer, slots in zip(self.layers, self._slots):
-            rows.append(
-                {
-                    "name": layer.name,
-                    "kind": layer.kind,
-                    "detail": layer.describe(),
-                    "params": sum(b - a for _, a, b, _ in slots),
-                }
-            )
-        return rows
+        return [{"name": layer.name, "kind": layer.kind, "detail": layer.describe(),
+                 "params": sum(b - a for _, a, b, _ in slices)}
+                for layer, slices in zip(self.layers, self._tensor_slices)]
 
     # ----------------------------------------------------------------- parameters
     def init_params(self, seed: int = 0, dtype=np.float64) -> np.ndarray:
@@ -208,37 +163,47 @@ class Model:
         """Named views of ``theta`` (``{"fc1.W": ..., "fc1.b": ...}``)."""
         return self.layout.views(theta)
 
+    def layer_views(self, vec, i: int) -> dict[str, np.ndarray]:
+        """Layer ``i``'s tensors by local name (``"W"``, ``"b"``) as views into a flat vector
+        laid out like theta (theta itself, a gradient, a direction)."""
+        return {name: vec[a:b].reshape(shape) for name, a, b, shape in self._tensor_slices[i]}
+
     # ----------------------------------------------------------------- boundary checks
-    def _check(self, theta, X, y=None):
-        theta = self.layout.check(theta)
-        X = V.features(X, n_features=self.n_features).astype(theta.dtype, copy=False)
+    def check_data(self, X, y=None):
+        """``(X, y)`` validated for this model: finite numeric features of the right width,
+        labels in ``[0, n_classes)`` (or, for the regression losses, targets shaped like the
+        outputs). ``y`` may be None."""
+        X = checks.features(X, n_features=self.n_features)
         if y is None:
-            return theta, X, None
+            return X, None
         y = np.asarray(y)
         if self.loss_fn.name in ("l2", "l1") and y.ndim == 2:
             if y.shape != (X.shape[0], self.n_outputs):
                 raise InputError(
                     f"targets have shape {y.shape}, expected {(X.shape[0], self.n_outputs)}"
                 )
-            V.features(y, "y")
-            return theta, X, y.astype(theta.dtype, copy=False)
-        return theta, X, V.labels(y, X.shape[0], self.n_outputs)
+            return X, checks.features(y, "y")
+        return X, checks.labels(y, X.shape[0], self.n_outputs)
+
+    def _inputs(self, theta, X, y=None, validate: bool = True):
+        theta = self.layout.check(theta)
+        if validate:
+            X, y = self.check_data(X, y)
+        X = X.astype(theta.dtype, copy=False)
+        if y is not None and y.ndim == 2:
+            y = y.astype(theta.dtype, copy=False)
+        return theta, X, y
 
     def _context(self, train, rng, update_stats):
         buffers = self.buffer_layout.views(self.buffers)
         return Context(train=bool(train), rng=rng, buffers=buffers, update_stats=update_stats)
 
     # ----------------------------------------------------------------- core passes
-    def _views(self, vec, i: int) -> dict[str, np.ndarray]:
-        """Layer ``i``'s tensors as views into a flat vector (theta or a gradient)."""
-        return {name: vec[a:b].reshape(shape) for name, a, b, shape in self._slots[i]}
-
     def _forward(self, theta, X, ctx):
         caches = []
         h = X
         for i, layer in enumerate(self.net.layers):
-            p = self._views(theta, i)
-            h, cache = layer.forward(h, p, ctx)
+            h, cache = layer.forward(h, self.layer_views(theta, i), ctx)
             caches.append(cache)
         return h, caches
 
@@ -247,105 +212,59 @@ class Model:
         last = len(self.net.layers) - 1
         for i in range(last, -1, -1):
             layer = self.net.layers[i]
-            p, g = self._views(theta, i), self._views(grad, i)
             # The input gradient of the first layer is never needed: skip that product.
-            d = layer.backward(d, caches[i], p, g, need_dx=i > 0)
+            d = layer.backward(d, caches[i], self.layer_views(theta, i),
+                               self.layer_views(grad, i), need_dx=i > 0)
 
-    def _loss_and_grad(self, theta, X, y, ctx, out=None):
-        scores, caches = self._forward(theta, X, ctx)
-        loss, dscores = self.loss_fn(scores, y)
-        # Every entry of grad is written by some layer's backward, so ``out`` may hold garbage.
-        grad = np.empty_like(theta) if out is None else out
-        self._backward(theta, grad, dscores, caches)
-        loss += self.regularizer.add(self.layout, theta, grad)
-        return loss, grad
+    def _penalty(self, theta) -> float:
+        return self.regularizer.value(self.layout, theta)
 
-    def _loss(self, theta, X, y, ctx):
-        scores, _ = self._forward(theta, X, ctx)
-        return self.loss_fn.value(scores, y) + self.regularizer.add(self.layout, theta, None)
-
-    def _record(self, theta, X, y, ctx) -> Record:
-        inputs, outputs, caches, kinks = [], [], [], []
-        h = X
-        for i, layer in enumerate(self.net.layers):
-            p = self._views(theta, i)
-            inputs.append(h)
-            h, cache = layer.forward(h, p, ctx)
-            outputs.append(h)
-            caches.append(cache)
-            kinks.append(layer.kinks(cache))
-        loss, dscores = self.loss_fn(h, y)
-        grad = np.empty_like(theta)
-        self._backward(theta, grad, dscores, caches)
-        reg = self.regularizer.add(self.layout, theta, grad)
-        return Record(inputs, outputs, caches, kinks, loss + reg, grad, reg)
-
-    def _directional(self, theta, rec: Record, name, delta, eps, y, ctx, factors=None):
-        spec = self.layout[name]
-        i, local = self._owner[name]
-        layers = self.net.layers
-        p = self._views(theta, i)
-        delta = np.asarray(delta, dtype=theta.dtype).reshape(spec.shape)
-        ctx.masks = {layer.name: c for layer, c in zip(layers, rec.caches)
-                     if layer.kind == "dropout" and c is not None}
-        outs = layers[i].perturbed_forward(rec.inputs[i], p, local, delta, eps, ctx,
-                                           rec.outputs[i], factors)
-        w = theta[spec.slice].reshape(spec.shape)
-        reg = self.regularizer
-        regularized = reg.active and spec.role in reg.roles
-        base_pen = reg.penalty(spec.role, w) if regularized else 0.0
-        reg_kinks = regularized and reg._coefs()[0] > 0
-        base_loss_kinks = self.loss_fn.kinks(rec.outputs[-1], y)
-        values, crossed = [], False
-        for sign, h in zip((1.0, -1.0), outs):
-            for j in range(i + 1, len(layers)):
-                q = self._views(theta, j)
-                h, cache = layers[j].forward(h, q, ctx)
-                state = layers[j].kinks(cache)
-                if state is not None and not np.array_equal(state, rec.kinks[j]):
-                    crossed = True
-            state = self.loss_fn.kinks(h, y)
-            if state is not None and not np.array_equal(state, base_loss_kinks):
-                crossed = True
-            pen = 0.0
-            if regularized:
-                moved = w + (sign * eps) * delta
-                pen = reg.penalty(spec.role, moved)
-                if reg_kinks:
-                    crossed |= not np.array_equal(np.sign(moved), np.sign(w))
-            values.append(self.loss_fn.value(h, y) + rec.reg - base_pen + pen)
-        return values[0], values[1], crossed
-
-    def _loss_and_kinks(self, theta, X, y, ctx):
-        scores, caches = self._forward(theta, X, ctx)
-        states = [layer.kinks(c) for layer, c in zip(self.net.layers, caches)]
-        states.append(self.loss_fn.kinks(scores, y))
-        states.append(self.regularizer.kinks(self.layout, theta))
-        loss = self.loss_fn.value(scores, y) + self.regularizer.add(self.layout, theta, None)
-        return loss, [s for s in states if s is not None]
-
-    # ----------------------------------------------------------------- public API
-    def loss_and_grad(self, theta, X, y, train: bool = True, rng=None, update_stats: bool = True):
+    # ----------------------------------------------------------------- the contract
+    def loss_and_grad(self, theta, X, y, *, train: bool = True, rng=None,
+                      update_stats: bool = True, out=None, validate: bool = True):
         """``(L(theta), dL/dtheta)`` on the batch ``(X, y)``.
 
         ``train=True`` uses batch statistics in BatchNorm (and updates the running statistics
-        unless ``update_stats=False``) and draws dropout masks from ``rng``.
+        unless ``update_stats=False``) and draws dropout masks from ``rng``. ``out`` is an array
+        to write the gradient into (it may hold garbage: every entry is written);
+        ``validate=False`` skips the O(N D) data checks for callers that validated the whole
+        dataset once.
         """
-        theta, X, y = self._check(theta, X, y)
-        return self._loss_and_grad(theta, X, y, self._context(train, rng, update_stats))
+        theta, X, y = self._inputs(theta, X, y, validate)
+        ctx = self._context(train, rng, update_stats)
+        scores, caches = self._forward(theta, X, ctx)
+        loss, dscores = self.loss_fn(scores, y)
+        grad = np.empty_like(theta) if out is None else out
+        self._backward(theta, grad, dscores, caches)
+        self.regularizer.add_gradient(self.layout, theta, grad)
+        return loss + self._penalty(theta), grad
 
-    def loss(self, theta, X, y, train: bool = False, rng=None) -> float:
+    def loss(self, theta, X, y, *, train: bool = False, rng=None) -> float:
         """``L(theta)`` without the gradient (evaluation mode by default; statistics untouched)."""
-        theta, X, y = self._check(theta, X, y)
-        return self._loss(theta, X, y, self._context(train, rng, False))
+        theta, X, y = self._inputs(theta, X, y)
+        scores, _ = self._forward(theta, X, self._context(train, rng, False))
+        return self.loss_fn.value(scores, y) + self._penalty(theta)
 
     def scores(self, theta, X, batch_size: int = 8192) -> np.ndarray:
         """Class scores ``f(X; theta)`` in evaluation mode, computed in chunks of rows."""
-        theta, X, _ = self._check(theta, X)
+        theta, X, _ = self._inputs(theta, X)
+        return self._scores(theta, X, batch_size)
+
+    def _scores(self, theta, X, batch_size):
+        batch_size = checks.positive_int(batch_size, "batch_size")
         ctx = self._context(False, None, False)
         parts = [self._forward(theta, X[i : i + batch_size], ctx)[0]
                  for i in range(0, X.shape[0], batch_size)]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def evaluate(self, theta, X, y, batch_size: int = 8192) -> tuple[float, float]:
+        """``(loss, accuracy)`` in evaluation mode from one pass (the loss includes the
+        penalty)."""
+        theta, X, y = self._inputs(theta, X, y)
+        scores = self._scores(theta, X, batch_size)
+        loss = self.loss_fn.value(scores, y) + self._penalty(theta)
+        labels = y if y.ndim == 1 else np.argmax(y, axis=1)
+        return float(loss), float(np.mean(np.argmax(scores, axis=1) == labels))
 
     def predict(self, theta, X, batch_size: int = 8192) -> np.ndarray:
         """Predicted class of each row (arg-max of the scores)."""
@@ -353,28 +272,117 @@ class Model:
 
     def accuracy(self, theta, X, y, batch_size: int = 8192) -> float:
         """Fraction of rows whose predicted class equals the label."""
-        y = V.labels(y, np.asarray(X).shape[0], self.n_classes)
+        y = checks.labels(y, np.asarray(X).shape[0], self.n_classes)
         return float(np.mean(self.predict(theta, X, batch_size) == y))
 
-    def trace(self, theta, X, train: bool = False, rng=None) -> list[tuple[str, str, np.ndarray]]:
+    def activations(self, theta, X, train: bool = False,
+                    rng=None) -> list[tuple[str, str, np.ndarray]]:
         """``(layer name, kind, output)`` of every layer on ``X``, for monitors and reports.
 
         Running statistics are not updated, even in training mode.
         """
-        theta, X, _ = self._check(theta, X)
+        theta, X, _ = self._inputs(theta, X)
         ctx = self._context(train, rng, False)
         out, h = [], X
         for i, layer in enumerate(self.net.layers):
-            p = self._views(theta, i)
-            h, _ = layer.forward(h, p, ctx)
+            h, _ = layer.forward(h, self.layer_views(theta, i), ctx)
             out.append((layer.name, layer.kind, h))
         return out
 
-    def objective(self, X, y, train: bool = True, seed: int = 0) -> Objective:
-        """This model bound to ``(X, y)``: a deterministic function of theta (see Objective)."""
-        dummy = np.zeros(self.layout.size)
-        _, X, y = self._check(dummy, X, y)
-        return Objective(self, X, y, train=train, seed=seed)
+    def bind(self, X, y, train: bool = False, seed: int = 0):
+        """This model with its data, mode and dropout seed fixed: a function of theta alone
+        (:class:`steepest.contract.Bound`)."""
+        from ..contract import Bound
+
+        return Bound(self, X, y, train=train, seed=seed)
+
+    # ----------------------------------------------------------------- fast paths
+    def record(self, theta, X, y, *, train: bool = False, rng=None) -> Record:
+        """The base pass at theta for :meth:`directional`: loss, gradient, every activation.
+        Running statistics are not updated."""
+        theta, X, y = self._inputs(theta, X, y)
+        ctx = self._context(train, rng, False)
+        inputs, outputs, caches, kinks = [], [], [], []
+        h = X
+        for i, layer in enumerate(self.net.layers):
+            inputs.append(h)
+            h, cache = layer.forward(h, self.layer_views(theta, i), ctx)
+            outputs.append(h)
+            caches.append(cache)
+            kinks.append(layer.kinks(cache))
+        loss, dscores = self.loss_fn(h, y)
+        grad = np.empty_like(theta)
+        self._backward(theta, grad, dscores, caches)
+        self.regularizer.add_gradient(self.layout, theta, grad)
+        reg = self._penalty(theta)
+        return Record(inputs, outputs, caches, kinks, loss + reg, grad, reg)
+
+    def directional(self, record: Record, theta, name, delta, step, y, *, train: bool = False,
+                    rng=None, factors=None):
+        """``(L(theta + step delta), L(theta - step delta), crossed_a_kink)`` where ``delta``
+        moves only tensor ``name``: the pass resumes at that tensor's layer, with the dropout
+        masks of ``record``. ``factors=(a, b)`` declares ``delta`` to be the rank-1 matrix
+        ``outer(a, b)``, which an affine layer turns into a matrix-vector product."""
+        spec = self.layout[name]
+        i, local = self._owner[name]
+        layers = self.net.layers
+        ctx = self._context(train, rng, False)
+        delta = np.asarray(delta, dtype=theta.dtype).reshape(spec.shape)
+        ctx.masks = {layer.name: c for layer, c in zip(layers, record.caches)
+                     if layer.kind == "dropout" and c is not None}
+        outs = layers[i].perturbed_forward(record.inputs[i], self.layer_views(theta, i), local,
+                                           delta, step, ctx, record.outputs[i], factors)
+        w = theta[spec.slice].reshape(spec.shape)
+        reg = self.regularizer
+        base_penalty = reg.penalty(spec.role, w)
+        l1_kinks = reg.active and spec.role in reg.roles and reg.coefficients[0] > 0
+        base_loss_kinks = self.loss_fn.kinks(record.outputs[-1], y)
+        values, crossed = [], False
+        for sign, h in zip((1.0, -1.0), outs):
+            h, moved_kinks = self._resume(theta, h, i + 1, ctx, record)
+            state = self.loss_fn.kinks(h, y)
+            crossed |= moved_kinks or (state is not None
+                                       and not np.array_equal(state, base_loss_kinks))
+            moved = w + (sign * step) * delta
+            if l1_kinks:
+                crossed |= not np.array_equal(np.sign(moved), np.sign(w))
+            values.append(self.loss_fn.value(h, y) + record.reg - base_penalty
+                          + reg.penalty(spec.role, moved))
+        return values[0], values[1], crossed
+
+    def _resume(self, theta, h, start, ctx, record):
+        """Run layers ``start...`` on ``h``; also say whether any kink state left the record's."""
+        crossed = False
+        for j in range(start, len(self.net.layers)):
+            h, cache = self.net.layers[j].forward(h, self.layer_views(theta, j), ctx)
+            state = self.net.layers[j].kinks(cache)
+            if state is not None and not np.array_equal(state, record.kinks[j]):
+                crossed = True
+        return h, crossed
+
+    def loss_and_kinks(self, theta, X, y, *, train: bool = False,
+                       rng=None) -> tuple[float, list[np.ndarray]]:
+        """The loss and the discrete state of every kink (see ``steepest.gradcheck``)."""
+        theta, X, y = self._inputs(theta, X, y)
+        scores, caches = self._forward(theta, X, self._context(train, rng, False))
+        states = [layer.kinks(c) for layer, c in zip(self.net.layers, caches)]
+        states.append(self.loss_fn.kinks(scores, y))
+        states.append(self.regularizer.kinks(self.layout, theta))
+        loss = self.loss_fn.value(scores, y) + self._penalty(theta)
+        return loss, [s for s in states if s is not None]
+
+    def points_evaluator(self, basis, X, y, *, dtype=np.float32, memory_mb: float = 256.0,
+                         chunk_points: int | None = None):
+        """Loss and accuracy at many points ``C @ basis`` at once (see
+        :class:`steepest.nn.batched.PointsEvaluator`); None for the regression losses, which
+        the batched path does not cover."""
+        from .batched import PointsEvaluator
+
+        if self.loss_fn.name not in ("softmax", "svm"):
+            return None
+
+        return PointsEvaluator(self, basis, X, y, dtype=dtype, memory_mb=memory_mb,
+                               chunk_points=chunk_points)
 
 
 def mlp(
@@ -407,10 +415,10 @@ def mlp(
     )
     if isinstance(sizes, str) or len(sizes) < 2:
         raise InputError(f"sizes must list at least [n_features, n_classes], got {sizes!r}")
-    sizes = [V.positive_int(s, f"sizes[{i}]") for i, s in enumerate(sizes)]
-    V.choice(activation, ACTIVATIONS, "activation")
+    sizes = [checks.positive_int(s, f"sizes[{i}]") for i, s in enumerate(sizes)]
+    checks.choice(activation, ACTIVATIONS, "activation")
     if dropout is not None:
-        dropout = V.probability(dropout, "dropout keep-probability")
+        dropout = checks.probability(dropout, "dropout keep-probability")
     if init is None:
         init = "xavier" if activation in ("sigmoid", "tanh") else "he"
     layers: list[Layer] = []

@@ -8,7 +8,8 @@ and step-size tools.
     state = opt.init(theta)
     for X, y in batches:
         loss, grad = model.loss_and_grad(theta, X, y, rng=rng)
-        state = opt.step(theta, grad, state)        # in place; or delta, state = opt.update(...)
+        state = opt.step(theta, grad, state)   # in place
+        # or, leaving state untouched: delta, state = opt.update(theta, grad, state)
 """
 
 from .lbfgs import LBFGSResult, lbfgs
@@ -39,7 +40,7 @@ from .schedules import (
     warmup,
 )
 from .sweep import LRRangeResult, StepSizeSweep, lr_range_test, step_size_sweep
-from .zeroth import SearchResult, random_local_search, random_search
+from .zeroth import RandomSearchResult, random_local_search, random_search
 
 __all__ = [
     "OPTIMIZERS",
@@ -55,7 +56,7 @@ __all__ = [
     "Optimizer",
     "RMSProp",
     "Schedule",
-    "SearchResult",
+    "RandomSearchResult",
     "StepSizeSweep",
     "as_schedule",
     "constant",

@@ -13,14 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import OptimizeResult, minimize
 
-from .. import _validate as V
-from ..errors import InputError
+from .. import _validate as checks
+from ..contract import bind, check_theta
+from ..results import Result
 
 __all__ = ["LBFGSResult", "lbfgs"]
 
 
-@dataclass
-class LBFGSResult:
+@dataclass(frozen=True)
+class LBFGSResult(Result):
     """What :func:`lbfgs` found.
 
     ``history[0]`` is the loss at ``theta0`` and ``history[k]`` the loss after iteration ``k``
@@ -49,6 +50,8 @@ def lbfgs(
 ) -> LBFGSResult:
     """Minimize ``fun(theta) -> (loss, grad)`` from ``theta0`` with SciPy's L-BFGS-B.
 
+    ``fun`` is a callable or a bound objective (``steepest.bind(model, X, y)``).
+
     ``tol`` is the gradient tolerance: SciPy stops when the largest absolute gradient entry is
     at most ``tol``. It also stops when an iteration lowers the loss by less than ``ftol``
     relative to ``max(|loss|, 1)``; the default 1e-15 (SciPy's is 2.2e-9) lets the run go on
@@ -59,15 +62,12 @@ def lbfgs(
     ``callback(theta, loss)`` runs after every iteration; returning True stops the run. ``fun``
     receives a float64 vector and the result's ``theta`` is float64.
     """
-    x0 = np.array(theta0, dtype=np.float64, copy=True)
-    if x0.ndim != 1:
-        raise InputError(f"theta0 must be a 1-D vector, got shape {x0.shape}")
-    if not np.all(np.isfinite(x0)):
-        raise InputError("theta0 contains NaN or infinite values")
-    max_iter = V.positive_int(max_iter, "max_iter")
-    memory = V.positive_int(memory, "memory")
-    tol = V.nonneg_float(tol, "tol")
-    ftol = V.nonneg_float(ftol, "ftol")
+    x0 = np.array(check_theta(theta0, what="theta0", finite=True), dtype=np.float64)
+    fun = bind(fun).loss_and_grad
+    max_iter = checks.positive_int(max_iter, "max_iter")
+    memory = checks.positive_int(memory, "memory")
+    tol = checks.nonneg_float(tol, "tol")
+    ftol = checks.nonneg_float(ftol, "ftol")
     n_evals = 0
     history: list[float] = []
 
@@ -76,9 +76,6 @@ def lbfgs(
         loss, grad = fun(x)
         n_evals += 1
         grad = np.asarray(grad, dtype=np.float64)
-        if grad.shape != x.shape:
-            raise InputError(f"fun returned a gradient of shape {grad.shape}, expected {x.shape}")
-        loss = float(loss)
         if not history:
             history.append(loss)
         return loss, grad

@@ -4,7 +4,7 @@
 
     opt = Adam(lr=1e-3)
     state = opt.init(theta)                       # {"step": 0-d int64, "m": ..., "v": ...}
-    delta, state = opt.update(grad, state, theta)  # functional: state is not modified
+    delta, state = opt.update(theta, grad, state)  # functional: state is not modified
     theta += delta
 
     state = opt.step(theta, grad, state)          # the same update, in place and cheap
@@ -35,7 +35,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from .. import _validate as V
+from .. import _validate as checks
+from ..contract import check_theta
 from ..errors import InputError
 from .schedules import Schedule, as_schedule
 
@@ -56,18 +57,18 @@ __all__ = [
 
 # ------------------------------------------------------------------ hyperparameter checks
 def _rate(value: float, name: str) -> float:
-    return V.nonneg_float(value, name)
+    return checks.nonneg_float(value, name)
 
 
 def _fraction(value: float, name: str) -> float:
     """A coefficient in [0, 1) (momentum, decay rates, Adam's betas)."""
-    v = V.nonneg_float(value, name)
+    v = checks.nonneg_float(value, name)
     if v >= 1.0:
         raise InputError(f"{name} must be in [0, 1), got {value!r}")
     return v
 
 
-def _hyper(value, name: str, check: Callable[[float, str], float]):
+def _number_or_schedule(value, name: str, check: Callable[[float, str], float]):
     """A checked float, or a schedule (a dict is parsed; any callable is accepted)."""
     if isinstance(value, bool):
         raise InputError(f"{name} must be a number or a schedule, got {value!r}")
@@ -79,12 +80,7 @@ def _hyper(value, name: str, check: Callable[[float, str], float]):
 def _as_theta(theta, what: str = "theta") -> np.ndarray:
     if not isinstance(theta, np.ndarray):
         raise InputError(f"{what} must be a numpy array, got {type(theta).__name__}")
-    if theta.ndim != 1 or not np.issubdtype(theta.dtype, np.floating):
-        raise InputError(
-            f"{what} must be a 1-D floating-point vector, got shape {theta.shape} "
-            f"and dtype {theta.dtype}"
-        )
-    return theta
+    return check_theta(theta, what=what)
 
 
 def _mask_to_runs(mask: np.ndarray) -> dict:
@@ -97,7 +93,7 @@ def _mask_to_runs(mask: np.ndarray) -> dict:
 
 def _mask_from_runs(d: Mapping) -> np.ndarray:
     try:
-        size = V.positive_int(d["size"], "decay_mask size")
+        size = checks.positive_int(d["size"], "decay_mask size")
         runs = d["runs"]
         mask = np.zeros(size, dtype=bool)
         for a, b in runs:
@@ -138,12 +134,12 @@ class Optimizer:
 
     def __init__(self, **hyper):
         # raw values: floats or schedules, in the order of the constructor's signature
-        self._hyper: dict[str, float | Callable] = dict(hyper)
+        self._hyperparams: dict[str, float | Callable] = dict(hyper)
         self._scratch: list[np.ndarray] = []
 
     # --------------------------------------------------------- hyperparameters
     def _value(self, name: str, t: int) -> float:
-        h = self._hyper[name]
+        h = self._hyperparams[name]
         if isinstance(h, float):
             return h
         if isinstance(h, Schedule):
@@ -152,7 +148,7 @@ class Optimizer:
 
     def hyperparameters(self, step: int = 0) -> dict[str, float]:
         """The value of every numeric hyperparameter at ``step`` (for logging)."""
-        return {k: self._value(k, int(step)) for k in self._hyper}
+        return {k: self._value(k, int(step)) for k in self._hyperparams}
 
     def _options(self) -> dict:
         """Non-numeric constructor arguments (flags, masks), as given to ``__init__``."""
@@ -163,7 +159,7 @@ class Optimizer:
 
     def replace(self, **changes) -> Optimizer:
         """A new optimizer of the same kind with some hyperparameters changed."""
-        kwargs = {**self._hyper, **self._options()}
+        kwargs = {**self._hyperparams, **self._options()}
         unknown = sorted(set(changes) - set(kwargs))
         if unknown:
             raise InputError(
@@ -176,7 +172,7 @@ class Optimizer:
     def config(self) -> dict:
         """``{"name": ..., <hyperparameters>}``; schedules become dicts. JSON-able."""
         d: dict = {"name": self.name}
-        for k, h in self._hyper.items():
+        for k, h in self._hyperparams.items():
             if isinstance(h, float):
                 d[k] = h
             elif isinstance(h, Schedule):
@@ -190,7 +186,7 @@ class Optimizer:
         return d
 
     def __repr__(self) -> str:
-        parts = [f"{k}={h!r}" for k, h in self._hyper.items()]
+        parts = [f"{k}={h!r}" for k, h in self._hyperparams.items()]
         parts += [f"{k}={v!r}" for k, v in self._options().items() if not isinstance(v, np.ndarray)]
         return f"{type(self).__name__}({', '.join(parts)})"
 
@@ -298,8 +294,10 @@ class Optimizer:
             w = self._scratch = [np.empty_like(theta) for _ in range(self.n_work)]
         return w
 
-    def update(self, grad, state: dict, theta: np.ndarray) -> tuple[np.ndarray, dict]:
-        """``(delta, new_state)`` with ``state`` left untouched; the caller adds ``delta``."""
+    def update(self, theta: np.ndarray, grad, state: dict) -> tuple[np.ndarray, dict]:
+        """``(delta, new_state)`` with ``state`` left untouched; the caller adds ``delta``.
+
+        The arguments come in the order of :meth:`step` (parameters, gradient, state)."""
         grad, t = self._check(theta, grad, state)
         new = {k: state[k].copy() for k in self.slots}
         delta = self._apply(grad, new, theta, t, self._work(theta)).copy()
@@ -333,7 +331,7 @@ class SGD(Optimizer):
     name = "sgd"
 
     def __init__(self, lr):
-        super().__init__(lr=_hyper(lr, "lr", _rate))
+        super().__init__(lr=_number_or_schedule(lr, "lr", _rate))
 
     def _apply(self, g, s, theta, t, work):
         (d,) = work
@@ -353,7 +351,8 @@ class Momentum(Optimizer):
     slots = ("v",)
 
     def __init__(self, lr, mu=0.9):
-        super().__init__(lr=_hyper(lr, "lr", _rate), mu=_hyper(mu, "mu", _fraction))
+        super().__init__(lr=_number_or_schedule(lr, "lr", _rate),
+                         mu=_number_or_schedule(mu, "mu", _fraction))
 
     def _apply(self, g, s, theta, t, work):
         lr, mu = self._value("lr", t), self._value("mu", t)
@@ -377,7 +376,8 @@ class Nesterov(Optimizer):
     n_work = 2
 
     def __init__(self, lr, mu=0.9):
-        super().__init__(lr=_hyper(lr, "lr", _rate), mu=_hyper(mu, "mu", _fraction))
+        super().__init__(lr=_number_or_schedule(lr, "lr", _rate),
+                         mu=_number_or_schedule(mu, "mu", _fraction))
 
     def _apply(self, g, s, theta, t, work):
         lr, mu = self._value("lr", t), self._value("mu", t)
@@ -396,7 +396,8 @@ class Adagrad(Optimizer):
     slots = ("cache",)
 
     def __init__(self, lr=1e-2, eps=1e-10):
-        super().__init__(lr=_hyper(lr, "lr", _rate), eps=_hyper(eps, "eps", _rate))
+        super().__init__(lr=_number_or_schedule(lr, "lr", _rate),
+                         eps=_number_or_schedule(eps, "eps", _rate))
 
     def _apply(self, g, s, theta, t, work):
         lr, eps = self._value("lr", t), self._value("eps", t)
@@ -416,9 +417,9 @@ class RMSProp(Optimizer):
 
     def __init__(self, lr=1e-2, decay=0.99, eps=1e-8):
         super().__init__(
-            lr=_hyper(lr, "lr", _rate),
-            decay=_hyper(decay, "decay", _fraction),
-            eps=_hyper(eps, "eps", _rate),
+            lr=_number_or_schedule(lr, "lr", _rate),
+            decay=_number_or_schedule(decay, "decay", _fraction),
+            eps=_number_or_schedule(eps, "eps", _rate),
         )
 
     def _apply(self, g, s, theta, t, work):
@@ -444,10 +445,10 @@ class Adam(Optimizer):
 
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, bias_correction=True):
         super().__init__(
-            lr=_hyper(lr, "lr", _rate),
-            beta1=_hyper(beta1, "beta1", _fraction),
-            beta2=_hyper(beta2, "beta2", _fraction),
-            eps=_hyper(eps, "eps", _rate),
+            lr=_number_or_schedule(lr, "lr", _rate),
+            beta1=_number_or_schedule(beta1, "beta1", _fraction),
+            beta2=_number_or_schedule(beta2, "beta2", _fraction),
+            eps=_number_or_schedule(eps, "eps", _rate),
         )
         if not isinstance(bias_correction, (bool, np.bool_)):
             raise InputError(f"bias_correction must be True or False, got {bias_correction!r}")
@@ -511,7 +512,7 @@ class AdamW(Adam):
         bias_correction=True,
     ):
         super().__init__(lr, beta1, beta2, eps, bias_correction)
-        self._hyper["weight_decay"] = _hyper(weight_decay, "weight_decay", _rate)
+        self._hyperparams["weight_decay"] = _number_or_schedule(weight_decay, "weight_decay", _rate)
         if decay_mask is None:
             self.decay_mask = None
         elif isinstance(decay_mask, Mapping):
@@ -558,7 +559,7 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 
 def make_optimizer(name: str, **hyper) -> Optimizer:
     """``OPTIMIZERS[name](**hyper)``, with errors naming unknown or missing hyperparameters."""
-    V.choice(name, OPTIMIZERS, "optimizer")
+    checks.choice(name, OPTIMIZERS, "optimizer")
     cls = OPTIMIZERS[name]
     params = inspect.signature(cls.__init__).parameters
     allowed = [p for p in params if p != "self"]

@@ -38,7 +38,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .. import _validate as V
+from .. import _validate as checks
 from ..errors import InputError
 
 __all__ = [
@@ -104,7 +104,7 @@ class Constant(Schedule):
     kind: ClassVar[str] = "constant"
 
     def __post_init__(self):
-        object.__setattr__(self, "value", V.nonneg_float(self.value, "constant value"))
+        object.__setattr__(self, "value", checks.nonneg_float(self.value, "constant value"))
 
     def _value(self, t: int) -> float:
         return self.value
@@ -120,9 +120,9 @@ class StepDecay(Schedule):
     kind: ClassVar[str] = "step_decay"
 
     def __post_init__(self):
-        object.__setattr__(self, "v0", V.nonneg_float(self.v0, "step_decay v0"))
-        object.__setattr__(self, "factor", V.probability(self.factor, "step_decay factor"))
-        object.__setattr__(self, "every", V.positive_int(self.every, "step_decay every"))
+        object.__setattr__(self, "v0", checks.nonneg_float(self.v0, "step_decay v0"))
+        object.__setattr__(self, "factor", checks.probability(self.factor, "step_decay factor"))
+        object.__setattr__(self, "every", checks.positive_int(self.every, "step_decay every"))
 
     def _value(self, t: int) -> float:
         return self.v0 * self.factor ** (t // self.every)
@@ -137,8 +137,8 @@ class Exponential(Schedule):
     kind: ClassVar[str] = "exponential"
 
     def __post_init__(self):
-        object.__setattr__(self, "v0", V.nonneg_float(self.v0, "exponential v0"))
-        object.__setattr__(self, "k", V.nonneg_float(self.k, "exponential k"))
+        object.__setattr__(self, "v0", checks.nonneg_float(self.v0, "exponential v0"))
+        object.__setattr__(self, "k", checks.nonneg_float(self.k, "exponential k"))
 
     def _value(self, t: int) -> float:
         return self.v0 * math.exp(-self.k * t)
@@ -153,8 +153,8 @@ class InverseTime(Schedule):
     kind: ClassVar[str] = "inverse_time"
 
     def __post_init__(self):
-        object.__setattr__(self, "v0", V.nonneg_float(self.v0, "inverse_time v0"))
-        object.__setattr__(self, "k", V.nonneg_float(self.k, "inverse_time k"))
+        object.__setattr__(self, "v0", checks.nonneg_float(self.v0, "inverse_time v0"))
+        object.__setattr__(self, "k", checks.nonneg_float(self.k, "inverse_time k"))
 
     def _value(self, t: int) -> float:
         return self.v0 / (1.0 + self.k * t)
@@ -170,11 +170,11 @@ class Cosine(Schedule):
     kind: ClassVar[str] = "cosine"
 
     def __post_init__(self):
-        object.__setattr__(self, "v0", V.nonneg_float(self.v0, "cosine v0"))
+        object.__setattr__(self, "v0", checks.nonneg_float(self.v0, "cosine v0"))
         object.__setattr__(
-            self, "total_steps", V.positive_int(self.total_steps, "cosine total_steps")
+            self, "total_steps", checks.positive_int(self.total_steps, "cosine total_steps")
         )
-        object.__setattr__(self, "final", V.nonneg_float(self.final, "cosine final"))
+        object.__setattr__(self, "final", checks.nonneg_float(self.final, "cosine final"))
 
     def _value(self, t: int) -> float:
         if t >= self.total_steps:
@@ -196,9 +196,9 @@ class Ramp(Schedule):
     kind: ClassVar[str] = "ramp"
 
     def __post_init__(self):
-        object.__setattr__(self, "start", V.nonneg_float(self.start, "ramp start"))
-        object.__setattr__(self, "end", V.nonneg_float(self.end, "ramp end"))
-        object.__setattr__(self, "steps", V.positive_int(self.steps, "ramp steps"))
+        object.__setattr__(self, "start", checks.nonneg_float(self.start, "ramp start"))
+        object.__setattr__(self, "end", checks.nonneg_float(self.end, "ramp end"))
+        object.__setattr__(self, "steps", checks.positive_int(self.steps, "ramp steps"))
 
     def _value(self, t: int) -> float:
         if t >= self.steps:
@@ -224,8 +224,8 @@ class Warmup(Schedule):
         if not isinstance(inner, Schedule):
             raise InputError(f"warmup inner must be a number or a schedule, got {self.inner!r}")
         object.__setattr__(self, "inner", inner)
-        object.__setattr__(self, "steps", V.positive_int(self.steps, "warmup steps"))
-        object.__setattr__(self, "start", V.nonneg_float(self.start, "warmup start"))
+        object.__setattr__(self, "steps", checks.positive_int(self.steps, "warmup steps"))
+        object.__setattr__(self, "start", checks.nonneg_float(self.start, "warmup start"))
 
     def _value(self, t: int) -> float:
         v = self.inner._value(t)
@@ -281,7 +281,7 @@ def schedule_from_dict(d: Mapping) -> Schedule:
         raise InputError(f"a schedule description must be a dict, got {d!r}")
     if "kind" not in d:
         raise InputError(f"a schedule description needs a 'kind' key, got keys {sorted(d)}")
-    kind = V.choice(d["kind"], SCHEDULES, "schedule kind")
+    kind = checks.choice(d["kind"], SCHEDULES, "schedule kind")
     cls = SCHEDULES[kind]
     names = [f.name for f in fields(cls)]
     args = {k: v for k, v in d.items() if k != "kind"}
@@ -314,7 +314,7 @@ def as_schedule(x, name: str = "value") -> Schedule | Callable[[int], float]:
     if isinstance(x, Mapping):
         return schedule_from_dict(x)
     if isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool):
-        return Constant(V.nonneg_float(x, name))
+        return Constant(checks.nonneg_float(x, name))
     if callable(x):
         return x
     raise InputError(f"{name} must be a number, a schedule or a schedule dict, got {x!r}")

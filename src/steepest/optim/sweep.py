@@ -16,15 +16,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import _validate as V
+from .. import _validate as checks
+from ..contract import bind, check_theta
 from ..errors import InputError
+from ..results import Result
 from .rules import SGD, Optimizer, make_optimizer
 
 __all__ = ["LRRangeResult", "StepSizeSweep", "lr_range_test", "step_size_sweep"]
 
 
-@dataclass
-class StepSizeSweep:
+@dataclass(frozen=True)
+class StepSizeSweep(Result):
     """Losses after one step ``theta - s * grad`` for each step size ``s``.
 
     ``best_step`` has the lowest finite loss (NaN and inf count as +inf); ``improved`` says
@@ -39,28 +41,20 @@ class StepSizeSweep:
     best_loss: float
     improved: bool
 
+    def plot(self, ax=None):
+        """The loss after one step against the step size (log axis)."""
+        from ..viz.plots import figure_and_axes
 
-def _split(fun):
-    """``(loss_and_grad, loss)`` from a callable or from an object such as ``Objective``."""
-    if hasattr(fun, "loss_and_grad"):
-        loss = fun.loss if hasattr(fun, "loss") else (lambda th: fun.loss_and_grad(th)[0])
-        return fun.loss_and_grad, loss
-    if callable(fun):
-        return fun, lambda th: fun(th)[0]
-    raise InputError(
-        f"fun must be a callable theta -> (loss, grad) or an object with .loss_and_grad, "
-        f"got {fun!r}"
-    )
-
-
-def _vector(theta, what="theta") -> np.ndarray:
-    theta = np.asarray(theta)
-    if theta.ndim != 1 or not np.issubdtype(theta.dtype, np.floating):
-        raise InputError(
-            f"{what} must be a 1-D floating-point vector, got shape {theta.shape} "
-            f"and dtype {theta.dtype}"
-        )
-    return theta
+        fig, ax = figure_and_axes(ax)
+        losses = np.where(np.isfinite(self.losses), self.losses, np.nan)
+        ax.semilogx(self.step_sizes, losses, "o-", color="#0072B2")
+        ax.axhline(self.loss0, color="gray", ls="--", lw=1, label="loss before the step")
+        ax.set_xlabel("step size")
+        ax.set_ylabel("loss after one gradient step")
+        ax.set_title("step-size sweep")
+        ax.legend()
+        ax.grid(alpha=0.3, which="both")
+        return fig
 
 
 def _positive_grid(values, name: str) -> np.ndarray:
@@ -77,19 +71,19 @@ def step_size_sweep(fun, theta, step_sizes=None) -> StepSizeSweep:
     for the trial points when present, e.g. ``model.objective(X, y)``). ``step_sizes``
     defaults to ``10.0 ** np.arange(-10, 0)``. ``theta`` is not modified.
     """
-    loss_and_grad, loss_only = _split(fun)
-    theta = _vector(theta)
+    fn = bind(fun)
+    theta = check_theta(theta)
     steps = _positive_grid(
         10.0 ** np.arange(-10, 0) if step_sizes is None else step_sizes, "step_sizes"
     )
-    loss0, grad = loss_and_grad(theta)
+    loss0, grad = fn.loss_and_grad(theta)
     grad = np.asarray(grad, dtype=theta.dtype)
     losses = np.empty(steps.size)
     trial = np.empty_like(theta)
     for i, s in enumerate(steps):
         np.multiply(grad, -s, out=trial)
         trial += theta
-        losses[i] = float(loss_only(trial))
+        losses[i] = fn.loss(trial)
     ranked = np.where(np.isfinite(losses), losses, np.inf)
     best = int(np.argmin(ranked))
     return StepSizeSweep(
@@ -103,8 +97,8 @@ def step_size_sweep(fun, theta, step_sizes=None) -> StepSizeSweep:
     )
 
 
-@dataclass
-class LRRangeResult:
+@dataclass(frozen=True)
+class LRRangeResult(Result):
     """The rates tried, the raw and smoothed losses, and the suggested rate.
 
     ``lrs[i]`` was used for the i-th update, whose loss (measured before the update, on the
@@ -123,6 +117,93 @@ class LRRangeResult:
     steepest_lr: float
     min_loss_lr: float
     stopped_early: bool
+
+    def plot(self, ax=None, title: str = "learning-rate range test"):
+        """The smoothed loss against the learning rate, with the suggested rate marked."""
+        from ..viz.plots import figure_and_axes
+
+        fig, ax = figure_and_axes(ax)
+        ax.semilogx(self.lrs[: self.smoothed.size], self.smoothed, "-", color="#0072B2")
+        ax.axvline(self.suggestion, color="#D55E00", ls="--", lw=1,
+                   label=f"suggested {self.suggestion:.2g}")
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel("smoothed mini-batch loss")
+        ax.set_title(title)
+        ax.legend()
+        ax.grid(alpha=0.3, which="both")
+        return fig
+
+
+def _range_test_options(lr_min, lr_max, n_steps, smoothing, diverge, method, skip_start):
+    lr_min = checks.nonneg_float(lr_min, "lr_min")
+    lr_max = checks.nonneg_float(lr_max, "lr_max")
+    if not 0 < lr_min < lr_max:
+        raise InputError(f"need 0 < lr_min < lr_max, got lr_min={lr_min}, lr_max={lr_max}")
+    n_steps = checks.positive_int(n_steps, "n_steps")
+    if n_steps < 2:
+        raise InputError(f"n_steps must be at least 2, got {n_steps}")
+    smoothing = checks.nonneg_float(smoothing, "smoothing")
+    if smoothing >= 1:
+        raise InputError(f"smoothing must be in [0, 1), got {smoothing}")
+    diverge = checks.nonneg_float(diverge, "diverge")
+    if diverge <= 1:
+        raise InputError(f"diverge must be greater than 1, got {diverge}")
+    checks.choice(method, ("steepest", "min10"), "suggestion method")
+    if skip_start is not None and (
+        isinstance(skip_start, bool)
+        or not isinstance(skip_start, (int, np.integer))
+        or skip_start < 0
+    ):
+        raise InputError(f"skip_start must be a non-negative integer, got {skip_start!r}")
+    return lr_min, lr_max, n_steps, smoothing, diverge
+
+
+def _rising_rate_optimizer(optimizer, schedule) -> Optimizer:
+    """``optimizer`` (None for SGD, a rule name or an Optimizer) with ``lr = schedule``."""
+    if optimizer is None:
+        return SGD(schedule)
+    if isinstance(optimizer, str):
+        return make_optimizer(optimizer, lr=schedule)
+    if isinstance(optimizer, Optimizer):
+        return optimizer.replace(lr=schedule)
+    raise InputError(f"optimizer must be a rule name or an Optimizer, got {optimizer!r}")
+
+
+def _run_range_test(batch_loss_and_grad, theta, opt, n_steps, smoothing, diverge):
+    """The losses and their bias-corrected moving average, until the run blows up."""
+    state = opt.init(theta)
+    losses, smoothed = [], []
+    avg, best, stopped = 0.0, np.inf, False
+    for i in range(n_steps):
+        loss, grad = batch_loss_and_grad(theta, i)
+        loss = float(loss)
+        losses.append(loss)
+        if not np.isfinite(loss):
+            smoothed.append(np.inf)
+            stopped = True
+            break
+        avg = smoothing * avg + (1.0 - smoothing) * loss
+        value = avg / (1.0 - smoothing ** (i + 1))
+        smoothed.append(value)
+        best = min(best, value)
+        if i > 0 and value > diverge * best:
+            stopped = True
+            break
+        if i < n_steps - 1:
+            opt.step(theta, grad, state)
+    return np.asarray(losses), np.asarray(smoothed), stopped
+
+
+def _suggest(lrs, sm, skip):
+    """``(steepest_lr, min_loss_lr)`` from the smoothed curve (see :class:`LRRangeResult`)."""
+    finite = np.isfinite(sm)
+    i_min = int(np.argmin(np.where(finite, sm, np.inf)))
+    min_loss_lr = float(lrs[i_min])
+    if i_min - skip >= 2:
+        seg = slice(skip, i_min + 1)
+        slope = np.gradient(sm[seg], np.log(lrs[seg]))
+        return float(lrs[skip + int(np.argmin(slope))]), min_loss_lr
+    return min_loss_lr / 10.0, min_loss_lr
 
 
 def lr_range_test(
@@ -154,81 +235,25 @@ def lr_range_test(
     with a hundred steps spread over eight decades, a fifty-step memory would lag the curve by
     about four decades of learning rate.
     """
-    theta = _vector(theta).copy()
-    lr_min = V.nonneg_float(lr_min, "lr_min")
-    lr_max = V.nonneg_float(lr_max, "lr_max")
-    if not 0 < lr_min < lr_max:
-        raise InputError(f"need 0 < lr_min < lr_max, got lr_min={lr_min}, lr_max={lr_max}")
-    n_steps = V.positive_int(n_steps, "n_steps")
-    if n_steps < 2:
-        raise InputError(f"n_steps must be at least 2, got {n_steps}")
-    smoothing = V.nonneg_float(smoothing, "smoothing")
-    if smoothing >= 1:
-        raise InputError(f"smoothing must be in [0, 1), got {smoothing}")
-    diverge = V.nonneg_float(diverge, "diverge")
-    if diverge <= 1:
-        raise InputError(f"diverge must be greater than 1, got {diverge}")
-    method = V.choice(method, ("steepest", "min10"), "suggestion method")
-    if skip_start is not None and (
-        isinstance(skip_start, bool)
-        or not isinstance(skip_start, (int, np.integer))
-        or skip_start < 0
-    ):
-        raise InputError(f"skip_start must be a non-negative integer, got {skip_start!r}")
-
+    theta = check_theta(theta).copy()
+    lr_min, lr_max, n_steps, smoothing, diverge = _range_test_options(
+        lr_min, lr_max, n_steps, smoothing, diverge, method, skip_start)
     rates = lr_min * (lr_max / lr_min) ** (np.arange(n_steps) / (n_steps - 1))
 
     def schedule(t: int) -> float:
         return float(rates[min(t, n_steps - 1)])
 
-    if optimizer is None:
-        opt: Optimizer = SGD(schedule)
-    elif isinstance(optimizer, str):
-        opt = make_optimizer(optimizer, lr=schedule)
-    elif isinstance(optimizer, Optimizer):
-        opt = optimizer.replace(lr=schedule)
-    else:
-        raise InputError(f"optimizer must be a rule name or an Optimizer, got {optimizer!r}")
-
-    state = opt.init(theta)
-    losses, smoothed = [], []
-    avg, best, stopped = 0.0, np.inf, False
-    for i in range(n_steps):
-        loss, grad = batch_loss_and_grad(theta, i)
-        loss = float(loss)
-        losses.append(loss)
-        if not np.isfinite(loss):
-            smoothed.append(np.inf)
-            stopped = True
-            break
-        avg = smoothing * avg + (1.0 - smoothing) * loss
-        value = avg / (1.0 - smoothing ** (i + 1))
-        smoothed.append(value)
-        best = min(best, value)
-        if i > 0 and value > diverge * best:
-            stopped = True
-            break
-        if i < n_steps - 1:
-            opt.step(theta, grad, state)
-
-    sm = np.asarray(smoothed)
+    opt = _rising_rate_optimizer(optimizer, schedule)
+    losses, sm, stopped = _run_range_test(batch_loss_and_grad, theta, opt, n_steps, smoothing,
+                                          diverge)
     lrs = rates[: sm.size]
-    finite = np.isfinite(sm)
-    i_min = int(np.argmin(np.where(finite, sm, np.inf)))
-    min_loss_lr = float(lrs[i_min])
     skip = n_steps // 10 if skip_start is None else skip_start
-    if i_min - skip >= 2:
-        seg = slice(skip, i_min + 1)
-        slope = np.gradient(sm[seg], np.log(lrs[seg]))
-        steepest_lr = float(lrs[skip + int(np.argmin(slope))])
-    else:
-        steepest_lr = min_loss_lr / 10.0
-    suggestion = steepest_lr if method == "steepest" else min_loss_lr / 10.0
+    steepest_lr, min_loss_lr = _suggest(lrs, sm, skip)
     return LRRangeResult(
         lrs=lrs,
-        losses=np.asarray(losses),
+        losses=losses,
         smoothed=sm,
-        suggestion=suggestion,
+        suggestion=steepest_lr if method == "steepest" else min_loss_lr / 10.0,
         method=method,
         steepest_lr=steepest_lr,
         min_loss_lr=min_loss_lr,

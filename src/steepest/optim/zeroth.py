@@ -6,7 +6,7 @@
   only when the loss drops (a random descent direction, accepted by comparison).
 
 Both take ``loss_fn(theta) -> float`` and an explicit ``numpy.random.Generator`` (or an integer
-seed), and return a :class:`SearchResult`.
+seed), and return a :class:`RandomSearchResult`.
 """
 
 from __future__ import annotations
@@ -16,14 +16,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import _validate as V
+from .. import _validate as checks
+from ..contract import bind, check_theta
 from ..errors import InputError
+from ..results import Result
 
-__all__ = ["SearchResult", "random_local_search", "random_search"]
+__all__ = ["RandomSearchResult", "random_local_search", "random_search"]
 
 
-@dataclass
-class SearchResult:
+@dataclass(frozen=True)
+class RandomSearchResult(Result):
     """The best point found and how the search went.
 
     ``losses[i]`` is the loss of the i-th proposal; ``history[i]`` is the best loss after it
@@ -58,6 +60,16 @@ def _float_dtype(dtype) -> np.dtype:
     return dt
 
 
+def _loss_function(loss_fn) -> Callable[[np.ndarray], float]:
+    """``theta -> loss``: ``loss_fn`` itself, or the loss of an objective bound to its data."""
+    if hasattr(loss_fn, "loss"):  # a bound objective (steepest.bind, model.bind)
+        return bind(loss_fn).loss
+    if not callable(loss_fn):
+        raise InputError(f"loss_fn must be a callable theta -> loss or a bound objective, got "
+                         f"{type(loss_fn).__name__}")
+    return loss_fn
+
+
 def _eval(loss_fn, theta) -> float:
     loss = float(loss_fn(theta))
     return loss if not np.isnan(loss) else np.inf  # a NaN loss never wins
@@ -71,12 +83,13 @@ def random_search(
     *,
     rng,
     dtype=np.float64,
-) -> SearchResult:
+) -> RandomSearchResult:
     """Best of ``n_tries`` independent draws ``scale * randn(size)`` (lowest loss wins)."""
-    size = V.positive_int(size, "size")
-    n_tries = V.positive_int(n_tries, "n_tries")
-    scale = V.nonneg_float(scale, "scale")
+    size = checks.positive_int(size, "size")
+    n_tries = checks.positive_int(n_tries, "n_tries")
+    scale = checks.nonneg_float(scale, "scale")
     rng, dt = _generator(rng), _float_dtype(dtype)
+    loss_fn = _loss_function(loss_fn)
     losses = np.empty(n_tries)
     best_theta, best, accepted = None, np.inf, 0
     for i in range(n_tries):
@@ -85,7 +98,7 @@ def random_search(
         losses[i] = _eval(loss_fn, theta)
         if best_theta is None or losses[i] < best:
             best_theta, best, accepted = theta, losses[i], accepted + 1
-    return SearchResult(
+    return RandomSearchResult(
         best_theta, float(best), np.minimum.accumulate(losses), losses, n_tries, accepted
     )
 
@@ -97,7 +110,7 @@ def random_local_search(
     step: float = 1e-3,
     *,
     rng,
-) -> SearchResult:
+) -> RandomSearchResult:
     """From ``theta0``, propose ``theta + step * randn`` and keep it only if the loss drops.
 
     ``step`` defaults to 1e-3, a per-entry perturbation suited to standardized inputs and
@@ -105,14 +118,10 @@ def random_local_search(
     ``theta0``'s dtype; ``theta0`` itself is not modified. ``n_evals`` is ``n_iters + 1``
     (the starting point is evaluated too).
     """
-    theta = np.array(theta0, copy=True)
-    if theta.ndim != 1 or not np.issubdtype(theta.dtype, np.floating):
-        raise InputError(
-            f"theta0 must be a 1-D floating-point vector, got shape {theta.shape} "
-            f"and dtype {theta.dtype}"
-        )
-    n_iters = V.positive_int(n_iters, "n_iters")
-    step = V.nonneg_float(step, "step")
+    theta = np.array(check_theta(theta0, what="theta0"), copy=True)
+    loss_fn = _loss_function(loss_fn)
+    n_iters = checks.positive_int(n_iters, "n_iters")
+    step = checks.nonneg_float(step, "step")
     rng = _generator(rng)
     best = _eval(loss_fn, theta)
     losses = np.empty(n_iters)
@@ -126,4 +135,4 @@ def random_local_search(
         if losses[i] < best:
             theta, best, accepted = trial, losses[i], accepted + 1
         history[i] = best
-    return SearchResult(theta, float(best), history, losses, n_iters + 1, accepted)
+    return RandomSearchResult(theta, float(best), history, losses, n_iters + 1, accepted)

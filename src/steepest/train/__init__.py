@@ -1,6 +1,26 @@
-"""Training: the loop, babysitting monitors, checkpoints and exact resume."""
+"""Training: the loop, its callbacks (babysitting monitors, checkpoints, exact resume), events."""
 
+from .callbacks import (
+    BestTracker,
+    Callback,
+    Checkpointer,
+    DivergenceGuard,
+    EventForwarder,
+    Monitors,
+    PathKeeper,
+    RunFiles,
+    Validation,
+    default_callbacks,
+)
+from .events import EpochEnded, RunEnded, RunStarted, StepEnded
 from .loop import Trainer, TrainResult
 from .monitors import activation_stats, evaluate, update_ratios
+from .settings import TrainSettings
+from .state import Batch, RunState
 
-__all__ = ["TrainResult", "Trainer", "activation_stats", "evaluate", "update_ratios"]
+__all__ = [
+    "Batch", "BestTracker", "Callback", "Checkpointer", "DivergenceGuard", "EpochEnded",
+    "EventForwarder", "Monitors", "PathKeeper", "RunEnded", "RunFiles", "RunStarted", "RunState",
+    "StepEnded", "TrainResult", "TrainSettings", "Trainer", "Validation", "activation_stats",
+    "default_callbacks", "evaluate", "update_ratios",
+]

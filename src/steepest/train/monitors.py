@@ -5,12 +5,15 @@
 - gradient norm;
 - per activation layer on a fixed training subset: mean and std of the outputs, the fraction of
   dead units (ReLU-like units whose output is 0 for every example of the subset) and of
-  saturated units (tanh/sigmoid outputs within 0.01 of their bounds).
+  saturated units (tanh/sigmoid outputs within 0.01 of their bounds). These need the
+  objective's ``activations`` capability; objectives without it get none.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from ..contract import evaluate  # noqa: F401  (the one definition, re-exported)
 
 ACTIVATION_KINDS = ("relu", "leaky_relu", "sigmoid", "tanh", "maxout")
 
@@ -26,10 +29,13 @@ def update_ratios(layout, before: np.ndarray, after: np.ndarray) -> dict[str, fl
     return out
 
 
-def activation_stats(model, theta, X) -> dict[str, float]:
+def activation_stats(objective, theta, X) -> dict[str, float]:
     """Flat ``{"act_mean.relu1": ..., "act_std.relu1": ..., "dead.relu1": ...}`` on ``X``."""
+    activations = getattr(objective, "activations", None)
+    if activations is None:
+        return {}
     stats = {}
-    for name, kind, out in model.trace(theta, X):
+    for name, kind, out in activations(theta, X):
         if kind not in ACTIVATION_KINDS:
             continue
         stats[f"act_mean.{name}"] = float(out.mean())
@@ -41,10 +47,3 @@ def activation_stats(model, theta, X) -> dict[str, float]:
         elif kind == "sigmoid":
             stats[f"saturated.{name}"] = float(np.mean((out < 0.01) | (out > 0.99)))
     return stats
-
-
-def evaluate(model, theta, X, y, batch_size: int = 8192) -> tuple[float, float]:
-    """``(loss, accuracy)`` in evaluation mode (loss includes the regularization term)."""
-    scores = model.scores(theta, X, batch_size)
-    loss = model.loss_fn.value(scores, y) + model.regularizer.add(model.layout, theta, None)
-    return float(loss), float(np.mean(np.argmax(scores, axis=1) == y))

@@ -2,10 +2,12 @@
 and learning curves.
 
 Every function takes a single-objective :class:`optuna.Study` whose objective is validation
-accuracy (reported per epoch with ``trial.report``), writes one PNG with
-:func:`steepest.viz.plots.save_figure` and returns its path, or returns ``None`` when the study
-holds nothing worth drawing (no completed trial, the parameter was not searched, a
-multi-objective study ...). Empty, tiny and all-failed studies never raise.
+accuracy (reported per epoch with ``trial.report``) and returns a
+:class:`matplotlib.figure.Figure` built without pyplot (it writes nothing; save it with
+:func:`steepest.viz.save_figure`), or returns ``None`` when the study holds nothing worth
+drawing (no completed trial, the parameter was not searched, a multi-objective study ...).
+Single-panel plots take ``ax`` to draw into an axes of your own. Empty, tiny and all-failed
+studies never raise.
 
 Trials may carry a user attribute ``stage`` (1, 2, ... for coarse-to-fine searches); where a
 study has more than one stage the plots tell them apart. ``log_params`` maps parameter names to
@@ -20,19 +22,20 @@ import math
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
+import matplotlib
 import numpy as np
+from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 from matplotlib.transforms import blended_transform_factory
 
 from ..errors import InputError
-from ..viz.plots import save_figure  # selects the Agg backend (before any figure exists)
+from ..viz.plots import figure_and_axes
 
 __all__ = [
     "plot_history",
@@ -266,7 +269,7 @@ def _legend_outside(ax, **kw):
 # --------------------------------------------------------------------------------------------
 
 
-def plot_history(study, path) -> Path | None:
+def plot_history(study, *, ax=None) -> Figure | None:
     """Objective value of every finished trial in trial order, with the running best.
 
     Completed trials are dots, pruned trials show their last reported value as crosses, failed
@@ -284,7 +287,7 @@ def plot_history(study, path) -> Path | None:
     if not done and not pruned:
         return None
 
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+    fig, ax = figure_and_axes(ax, (8, 4.2))
     if done:
         ax.scatter([t.number for t in done], [t.value for t in done], s=24, color=_COMPLETE,
                    zorder=3, label=f"completed ({len(done)})")
@@ -332,7 +335,7 @@ def plot_history(study, path) -> Path | None:
     ax.set_title(title)
     ax.grid(alpha=0.3)
     _legend_outside(ax)
-    return save_figure(fig, path)
+    return fig
 
 
 # --------------------------------------------------------------------------------------------
@@ -340,7 +343,70 @@ def plot_history(study, path) -> Path | None:
 # --------------------------------------------------------------------------------------------
 
 
-def plot_params(study, path, log_params: Mapping[str, bool] | None = None) -> Path | None:
+def _param_panel(ax, name: str, done: list[_Trial], pruned: list[_Trial], best: _Trial | None,
+                 jitter: dict[int, float], log_params: dict[str, bool]) -> None:
+    """One parameter's values (x) against validation accuracy (y) on ``ax``."""
+    shown = done + pruned
+    categorical = _is_categorical(shown, name)
+    choices = _choices(shown, name) if categorical else []
+    index = {repr(c): i for i, c in enumerate(choices)}
+
+    groups = [
+        ([t for t in done if name in t.params], dict(s=22, color=_COMPLETE, alpha=0.85,
+                                                      zorder=3)),
+        ([t for t in pruned if name in t.params], dict(s=22, marker="x", color=_PRUNED,
+                                                        alpha=0.35, zorder=2)),
+    ]
+    xs_all = []
+    for ts, style in groups:
+        if ts:
+            if categorical:
+                xs = [index[repr(t.params[name])] + jitter[t.number] for t in ts]
+            else:
+                xs = [_finite(t.params[name]) for t in ts]
+            xs_all.extend(xs)
+            ax.scatter(xs, [t.value for t in ts], **style)
+    if best is not None and name in best.params:
+        bx = (index[repr(best.params[name])] + jitter[best.number] if categorical
+              else _finite(best.params[name]))
+        ax.scatter([bx], [best.value], s=170, marker="*", color=_BEST, edgecolor="black",
+                   lw=0.5, zorder=5)
+    if categorical:
+        labels = [_choice_label(c) for c in choices]
+        ax.set_xticks(range(len(choices)), labels,
+                      rotation=30 if sum(len(s) for s in labels) > 24 else 0,
+                      ha="right" if sum(len(s) for s in labels) > 24 else "center")
+        ax.set_xlim(-0.5, len(choices) - 0.5)
+    else:
+        log = _use_log(shown, name, log_params, xs_all)
+        integer = _is_int(shown, name)
+        if log:
+            ax.set_xscale("log")
+        elif integer:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if any(x is not None for x in xs_all):
+            _set_numeric_limits(ax, "x", _search_range(shown, name), xs_all, log)
+        if log:
+            _tidy_log_axis(ax, "x", integer)
+    ax.set_title(name + ("  (log scale)" if not categorical and ax.get_xscale() == "log"
+                         else ""), fontsize=10)
+    ax.grid(alpha=0.3)
+
+
+def _params_legend(fig, pruned: list[_Trial], best: _Trial | None) -> None:
+    """The figure's legend, below the panels: completed, pruned (if any), best trial."""
+    handles = [Line2D([], [], ls="none", marker="o", color=_COMPLETE, label="completed")]
+    if pruned:
+        handles.append(Line2D([], [], ls="none", marker="x", color=_PRUNED, alpha=0.5,
+                              label="pruned (last reported value)"))
+    if best is not None:
+        handles.append(Line2D([], [], ls="none", marker="*", ms=12, color=_BEST,
+                              markeredgecolor="black", label=f"best trial ({best.value:.4g})"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8,
+               frameon=False)
+
+
+def plot_params(study, log_params: Mapping[str, bool] | None = None) -> Figure | None:
     """One panel per parameter: its value (x) against validation accuracy (y).
 
     Log axes for parameters searched on a log scale, categorical values as labelled positions
@@ -367,73 +433,21 @@ def plot_params(study, path, log_params: Mapping[str, bool] | None = None) -> Pa
 
     ncols = 2 if len(names) == 4 else min(3, len(names))
     nrows = math.ceil(len(names) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.3 * ncols, 3.4 * nrows + 0.4),
-                             squeeze=False, sharey=True, layout="constrained")
+    fig = Figure(figsize=(4.3 * ncols, 3.4 * nrows + 0.4), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
     # one fixed horizontal jitter per trial, so the best trial's star sits on its own dot
     rng = np.random.default_rng(0)
     jitter = {t.number: float(rng.uniform(-0.12, 0.12)) for t in shown}
     for ax, name in zip(axes.ravel(), names):
-        categorical = _is_categorical(shown, name)
-        choices = _choices(shown, name) if categorical else []
-        index = {repr(c): i for i, c in enumerate(choices)}
-
-        groups = [
-            ([t for t in done if name in t.params], dict(s=22, color=_COMPLETE, alpha=0.85,
-                                                          zorder=3)),
-            ([t for t in pruned if name in t.params], dict(s=22, marker="x", color=_PRUNED,
-                                                            alpha=0.35, zorder=2)),
-        ]
-        xs_all = []
-        for ts, style in groups:
-            if ts:
-                if categorical:
-                    xs = [index[repr(t.params[name])] + jitter[t.number] for t in ts]
-                else:
-                    xs = [_finite(t.params[name]) for t in ts]
-                xs_all.extend(xs)
-                ax.scatter(xs, [t.value for t in ts], **style)
-        if best is not None and name in best.params:
-            bx = (index[repr(best.params[name])] + jitter[best.number] if categorical
-                  else _finite(best.params[name]))
-            ax.scatter([bx], [best.value], s=170, marker="*", color=_BEST, edgecolor="black",
-                       lw=0.5, zorder=5)
-        if categorical:
-            labels = [_choice_label(c) for c in choices]
-            ax.set_xticks(range(len(choices)), labels,
-                          rotation=30 if sum(len(s) for s in labels) > 24 else 0,
-                          ha="right" if sum(len(s) for s in labels) > 24 else "center")
-            ax.set_xlim(-0.5, len(choices) - 0.5)
-        else:
-            log = _use_log(shown, name, log_params, xs_all)
-            integer = _is_int(shown, name)
-            if log:
-                ax.set_xscale("log")
-            elif integer:
-                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            if any(x is not None for x in xs_all):
-                _set_numeric_limits(ax, "x", _search_range(shown, name), xs_all, log)
-            if log:
-                _tidy_log_axis(ax, "x", integer)
-        ax.set_title(name + ("  (log scale)" if not categorical and ax.get_xscale() == "log"
-                             else ""), fontsize=10)
-        ax.grid(alpha=0.3)
+        _param_panel(ax, name, done, pruned, best, jitter, log_params)
     for ax in axes[:, 0]:
         ax.set_ylabel(VALUE_LABEL)
     for ax in axes.ravel()[len(names):]:
         ax.set_visible(False)
-
-    handles = [Line2D([], [], ls="none", marker="o", color=_COMPLETE, label="completed")]
-    if pruned:
-        handles.append(Line2D([], [], ls="none", marker="x", color=_PRUNED, alpha=0.5,
-                              label="pruned (last reported value)"))
-    if best is not None:
-        handles.append(Line2D([], [], ls="none", marker="*", ms=12, color=_BEST,
-                              markeredgecolor="black", label=f"best trial ({best.value:.4g})"))
-    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8,
-               frameon=False)
+    _params_legend(fig, pruned, best)
     fig.suptitle(f"{VALUE_LABEL} against each searched parameter "
                  f"({_n(len(done), 'completed trial')})")
-    return save_figure(fig, path)
+    return fig
 
 
 # --------------------------------------------------------------------------------------------
@@ -441,8 +455,87 @@ def plot_params(study, path, log_params: Mapping[str, bool] | None = None) -> Pa
 # --------------------------------------------------------------------------------------------
 
 
-def plot_lr_reg(study, path, lr: str = "optim.lr", reg: str = "model.reg",
-                log_params: Mapping[str, bool] | None = None) -> Path | None:
+def _accuracy_norm(done: list[_Trial]) -> Normalize:
+    """The colour scale of the completed trials' values."""
+    values = [t.value for t in done]
+    lo, hi = min(values), max(values)
+    if hi - lo < 1e-9:  # one value (or all equal): a small band around it, not a 1e-13 scale
+        lo, hi = lo - 0.01, hi + 0.01
+    return Normalize(vmin=lo, vmax=hi)
+
+
+def _scatter_lr_reg(ax, done: list[_Trial], pruned: list[_Trial], stages: list, lr: str,
+                    reg: str, norm: Normalize, cmap) -> list:
+    """Pruned trials as grey crosses, completed ones coloured by value with one marker per
+    stage; returns neutral legend entries (colour encodes accuracy, not the group)."""
+    handles = []
+    if pruned:
+        ax.scatter([_finite(t.params[lr]) for t in pruned],
+                   [_finite(t.params[reg]) for t in pruned],
+                   marker="x", s=22, color="0.55", alpha=0.7, zorder=2)
+        handles.append(Line2D([], [], ls="none", marker="x", color="0.55",
+                              label=f"pruned ({len(pruned)})"))
+    groups = ([(s, [t for t in done if t.stage == s]) for s in stages]
+              + [(None, [t for t in done if t.stage not in stages])] if stages
+              else [(None, done)])
+    for i, (s, ts) in enumerate(groups):
+        if not ts:
+            continue
+        marker = _STAGE_MARKERS[i % len(_STAGE_MARKERS)]
+        label = (f"stage {s} ({len(ts)})" if s is not None
+                 else ("no stage" if stages else "completed") + f" ({len(ts)})")
+        ax.scatter([_finite(t.params[lr]) for t in ts], [_finite(t.params[reg]) for t in ts],
+                   c=[t.value for t in ts], cmap=cmap, norm=norm, marker=marker, s=46,
+                   edgecolor="black", linewidths=0.4, zorder=3)
+        handles.append(Line2D([], [], ls="none", marker=marker, ms=7, mfc="white",
+                              mec="black", label=label))
+    return handles
+
+
+def _stage_boxes(ax, trials: list[_Trial], stages: list, lr: str, reg: str) -> list:
+    """Outline the narrowed search box of every stage after the first; returns the patches."""
+    handles = []
+    for s in stages[1:]:
+        members = [t for t in trials if t.stage == s]
+        rx, ry = _search_range(members, lr), _search_range(members, reg)
+        if rx is not None and ry is not None:
+            handles.append(ax.add_patch(Rectangle(
+                (rx[0], ry[0]), rx[1] - rx[0], ry[1] - ry[0], fill=False, ls="--", lw=1.1,
+                edgecolor="0.3", zorder=1, label=f"stage {s} search range")))
+    return handles
+
+
+def _ring_best(ax, best: _Trial, lr: str, reg: str):
+    """A ring around the best trial, labelled with its value and both parameters."""
+    x, y = _finite(best.params[lr]), _finite(best.params[reg])
+    return ax.scatter([x], [y], s=260, facecolor="none", edgecolor=_BEST, linewidths=2.0,
+                      zorder=4, label=(f"best: trial {best.number}, {best.value:.4g}\n"
+                                       f"{lr}={x:.3g}, {reg}={y:.3g}"))
+
+
+def _lr_reg_axes(ax, shown: list[_Trial], lr: str, reg: str,
+                 log_params: dict[str, bool]) -> None:
+    """Scales (log where searched so), limits spanning the searched ranges, ticks and labels."""
+    xs_all = [_finite(t.params[lr]) for t in shown]
+    ys_all = [_finite(t.params[reg]) for t in shown]
+    xlog = _use_log(shown, lr, log_params, xs_all)
+    ylog = _use_log(shown, reg, log_params, ys_all)
+    if xlog:
+        ax.set_xscale("log")
+    if ylog:
+        ax.set_yscale("log")
+    _set_numeric_limits(ax, "x", _search_range(shown, lr), xs_all, xlog)
+    _set_numeric_limits(ax, "y", _search_range(shown, reg), ys_all, ylog)
+    if xlog:
+        _tidy_log_axis(ax, "x", _is_int(shown, lr))
+    if ylog:
+        _tidy_log_axis(ax, "y", _is_int(shown, reg))
+    ax.set_xlabel(f"{lr} (learning rate{', log scale' if xlog else ''})")
+    ax.set_ylabel(f"{reg} (regularization{', log scale' if ylog else ''})")
+
+
+def plot_lr_reg(study, *, lr: str = "optim.lr", reg: str = "model.reg",
+                log_params: Mapping[str, bool] | None = None, ax=None) -> Figure | None:
     """Learning rate (x) against regularization strength (y), coloured by validation accuracy.
 
     Both axes are logarithmic where the parameter was searched that way; stages get their own
@@ -465,78 +558,24 @@ def plot_lr_reg(study, path, lr: str = "optim.lr", reg: str = "model.reg",
     if not done:
         return None
     shown = done + pruned
-    xs_all = [_finite(t.params[lr]) for t in shown]
-    ys_all = [_finite(t.params[reg]) for t in shown]
-    xlog = _use_log(shown, lr, log_params, xs_all)
-    ylog = _use_log(shown, reg, log_params, ys_all)
 
-    fig, ax = plt.subplots(figsize=(7.2, 5.4))
-    values = [t.value for t in done]
-    lo, hi = min(values), max(values)
-    if hi - lo < 1e-9:  # one value (or all equal): a small band around it, not a 1e-13 scale
-        lo, hi = lo - 0.01, hi + 0.01
-    norm = Normalize(vmin=lo, vmax=hi)
-    cmap = plt.get_cmap("viridis")
-
-    handles = []  # neutral legend entries: colour encodes accuracy, not the group
-    if pruned:
-        ax.scatter([_finite(t.params[lr]) for t in pruned],
-                   [_finite(t.params[reg]) for t in pruned],
-                   marker="x", s=22, color="0.55", alpha=0.7, zorder=2)
-        handles.append(Line2D([], [], ls="none", marker="x", color="0.55",
-                              label=f"pruned ({len(pruned)})"))
+    fig, ax = figure_and_axes(ax, (7.2, 5.4))
+    norm = _accuracy_norm(done)
+    cmap = matplotlib.colormaps["viridis"]
     stages = _stages(shown)
-    groups = ([(s, [t for t in done if t.stage == s]) for s in stages]
-              + [(None, [t for t in done if t.stage not in stages])] if stages
-              else [(None, done)])
-    for i, (s, ts) in enumerate(groups):
-        if not ts:
-            continue
-        marker = _STAGE_MARKERS[i % len(_STAGE_MARKERS)]
-        label = (f"stage {s} ({len(ts)})" if s is not None
-                 else ("no stage" if stages else "completed") + f" ({len(ts)})")
-        ax.scatter([_finite(t.params[lr]) for t in ts], [_finite(t.params[reg]) for t in ts],
-                   c=[t.value for t in ts], cmap=cmap, norm=norm, marker=marker, s=46,
-                   edgecolor="black", linewidths=0.4, zorder=3)
-        handles.append(Line2D([], [], ls="none", marker=marker, ms=7, mfc="white",
-                              mec="black", label=label))
-
-    # the narrowed search box of every stage after the first
-    for s in stages[1:]:
-        members = [t for t in trials if t.stage == s]
-        rx, ry = _search_range(members, lr), _search_range(members, reg)
-        if rx is not None and ry is not None:
-            handles.append(ax.add_patch(Rectangle(
-                (rx[0], ry[0]), rx[1] - rx[0], ry[1] - ry[0], fill=False, ls="--", lw=1.1,
-                edgecolor="0.3", zorder=1, label=f"stage {s} search range")))
-
+    handles = _scatter_lr_reg(ax, done, pruned, stages, lr, reg, norm, cmap)
+    handles += _stage_boxes(ax, trials, stages, lr, reg)
     best = _best(done, maximize)
     if best is not None:
-        handles.append(ax.scatter(
-            [_finite(best.params[lr])], [_finite(best.params[reg])], s=260, facecolor="none",
-            edgecolor=_BEST, linewidths=2.0, zorder=4,
-            label=(f"best: trial {best.number}, {best.value:.4g}\n"
-                   f"{lr}={_finite(best.params[lr]):.3g}, {reg}={_finite(best.params[reg]):.3g}")))
-
-    if xlog:
-        ax.set_xscale("log")
-    if ylog:
-        ax.set_yscale("log")
-    _set_numeric_limits(ax, "x", _search_range(shown, lr), xs_all, xlog)
-    _set_numeric_limits(ax, "y", _search_range(shown, reg), ys_all, ylog)
-    if xlog:
-        _tidy_log_axis(ax, "x", _is_int(shown, lr))
-    if ylog:
-        _tidy_log_axis(ax, "y", _is_int(shown, reg))
-    ax.set_xlabel(f"{lr} (learning rate{', log scale' if xlog else ''})")
-    ax.set_ylabel(f"{reg} (regularization{', log scale' if ylog else ''})")
+        handles.append(_ring_best(ax, best, lr, reg))
+    _lr_reg_axes(ax, shown, lr, reg, log_params)
     ax.set_title(f"learning rate vs regularization: {_n(len(done), 'completed trial')}")
     ax.grid(alpha=0.3, which="major")
-    cbar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.02)
+    cbar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.02)
     cbar.set_label(VALUE_LABEL)
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13),
               ncol=min(3, len(handles)), fontsize=8, frameon=False)
-    return save_figure(fig, path)
+    return fig
 
 
 # --------------------------------------------------------------------------------------------
@@ -544,7 +583,7 @@ def plot_lr_reg(study, path, lr: str = "optim.lr", reg: str = "model.reg",
 # --------------------------------------------------------------------------------------------
 
 
-def plot_importances(study, path, evaluator=None) -> Path | None:
+def plot_importances(study, *, evaluator=None, ax=None) -> Figure | None:
     """Parameter importances from ``optuna.importance.get_param_importances`` as bars.
 
     ``evaluator`` defaults to Optuna's ``PedAnovaImportanceEvaluator``. ``None`` with fewer than
@@ -582,7 +621,7 @@ def plot_importances(study, path, evaluator=None) -> Path | None:
         return None
     items.sort(key=lambda kv: kv[1])  # smallest first, so the largest bar is on top
 
-    fig, ax = plt.subplots(figsize=(7, 0.9 + 0.45 * len(items)))
+    fig, ax = figure_and_axes(ax, (7, 0.9 + 0.45 * len(items)))
     bars = ax.barh([k for k, _ in items], [v for _, v in items], color=_COMPLETE, alpha=0.85)
     ax.bar_label(bars, labels=[f"{v:.2f}" for _, v in items], padding=3, fontsize=8)
     ax.set_xlim(0, max(v for _, v in items) * 1.18)
@@ -592,7 +631,7 @@ def plot_importances(study, path, evaluator=None) -> Path | None:
     ax.set_title(f"parameter importance ({method}, {_n(len(done), 'completed trial')})",
                  fontsize=10)
     ax.grid(alpha=0.3, axis="x")
-    return save_figure(fig, path)
+    return fig
 
 
 # --------------------------------------------------------------------------------------------
@@ -600,7 +639,7 @@ def plot_importances(study, path, evaluator=None) -> Path | None:
 # --------------------------------------------------------------------------------------------
 
 
-def plot_intermediate(study, path) -> Path | None:
+def plot_intermediate(study, *, ax=None) -> Figure | None:
     """Reported validation accuracy per epoch for every trial (its learning curve).
 
     Completed trials are blue lines, pruned ones orange and ending in a cross where they were
@@ -624,7 +663,7 @@ def plot_intermediate(study, path) -> Path | None:
         "running": ("unfinished", dict(color="0.5", lw=0.9, ls="--")),
     }
 
-    fig, ax = plt.subplots(figsize=(8, 4.4))
+    fig, ax = figure_and_axes(ax, (8, 4.4))
     counts: dict[str, int] = {}
     for t in curves:
         kind = t.state if t.state in kinds else "running"
@@ -649,7 +688,7 @@ def plot_intermediate(study, path) -> Path | None:
     ax.set_title(f"learning curves of {_n(len(curves), 'trial')}")
     ax.grid(alpha=0.3)
     _legend_outside(ax, handles=handles)
-    return save_figure(fig, path)
+    return fig
 
 
 # --------------------------------------------------------------------------------------------
@@ -657,17 +696,16 @@ def plot_intermediate(study, path) -> Path | None:
 # --------------------------------------------------------------------------------------------
 
 
-def plot_search(study, out_dir, log_params: Mapping[str, bool] | None = None) -> list[Path]:
-    """Write every plot that applies into ``out_dir`` (history.png, params.png, lr_reg.png,
-    importances.png, intermediate.png) and return the paths written, in that order."""
+def plot_search(study, log_params: Mapping[str, bool] | None = None) -> dict[str, Figure]:
+    """Every plot that applies, keyed by file stem in this order: history, params, lr_reg,
+    importances, intermediate; a plot with nothing to draw is left out."""
     log_params = _check_log_params(log_params)
     _check_study(study)
-    out = Path(out_dir)
-    written = [
-        plot_history(study, out / "history.png"),
-        plot_params(study, out / "params.png", log_params),
-        plot_lr_reg(study, out / "lr_reg.png", log_params=log_params),
-        plot_importances(study, out / "importances.png"),
-        plot_intermediate(study, out / "intermediate.png"),
-    ]
-    return [p for p in written if p is not None]
+    figures = {
+        "history": plot_history(study),
+        "params": plot_params(study, log_params),
+        "lr_reg": plot_lr_reg(study, log_params=log_params),
+        "importances": plot_importances(study),
+        "intermediate": plot_intermediate(study),
+    }
+    return {stem: fig for stem, fig in figures.items() if fig is not None}

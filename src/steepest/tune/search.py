@@ -32,9 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._io import atomic_write_json, atomic_write_text
-from ..config import RunConfig, parse_config
+from ..config import RunConfig, parse_config, set_values
 from ..errors import InputError
-from .space import SearchSpace, apply
+from ..results import Result
+from ..train.callbacks import Callback
+from .space import SearchSpace
 
 SAMPLERS = ("random", "grid", "tpe", "cmaes")
 PRUNERS = ("none", "median", "halving", "hyperband")
@@ -45,8 +47,10 @@ class TrialFailed(Exception):
     """A trial that trained but diverged (its reason is kept in the trial's attributes)."""
 
 
-@dataclass
-class SearchResult:
+@dataclass(frozen=True)
+class StudyResult(Result):
+    """A finished (or continued) search: the best trial, the counts and where things are."""
+
     study_name: str
     storage: str
     study_dir: Path
@@ -63,16 +67,17 @@ class SearchResult:
     stages: list = field(default_factory=list)
     plots: list = field(default_factory=list)
 
-    def summary(self) -> dict:
-        return {
-            "study": self.study_name, "storage": self.storage, "study_dir": str(self.study_dir),
-            "best_value": self.best_value, "best_params": self.best_params,
-            "best_trial": self.best_trial,
-            "best_config": None if self.best_config is None else str(self.best_config),
-            "trials": self.trials, "completed": self.completed, "pruned": self.pruned,
-            "failed": self.failed, "stale": self.stale, "seconds": self.seconds,
-            "stages": self.stages, "plots": [str(p) for p in self.plots],
-        }
+    def plot(self, ax=None):
+        """The search history (validation accuracy of every trial and the best so far)."""
+        from .plots import plot_history
+
+        return plot_history(self.load_study(), ax=ax)
+
+    def load_study(self):
+        """The Optuna study, read back from its storage."""
+        import optuna
+
+        return optuna.load_study(study_name=self.study_name, storage=make_storage(self.storage))
 
 
 # ----------------------------------------------------------------------------- storage
@@ -139,6 +144,21 @@ def make_pruner(name: str, epochs: int):
 
 
 # ----------------------------------------------------------------------------- objective
+class PruneTrial(Callback):
+    """A trainer callback: report the validation accuracy of every epoch to an Optuna trial
+    and stop the run (status "pruned") when the trial's pruner says so."""
+
+    def __init__(self, trial):
+        self.trial = trial
+
+    def on_epoch_end(self, trainer, state, row):
+        self.trial.report(row["val_acc"], row["epoch"])
+        if self.trial.should_prune():
+            self.trial.set_user_attr("pruned_at_epoch", row["epoch"])
+            state.stop("pruned", f"pruned after epoch {row['epoch']} "
+                                 f"(val_acc {row['val_acc']:.4f})")
+
+
 def _objective(space: SearchSpace, base: dict, study_dir: Path, stage: int):
     import optuna
 
@@ -146,7 +166,7 @@ def _objective(space: SearchSpace, base: dict, study_dir: Path, stage: int):
 
     def objective(trial):
         values = space.suggest(trial)
-        cfg_dict = apply(base, values)
+        cfg_dict = set_values(base, values)
         cfg_dict.setdefault("train", {})
         cfg_dict["train"]["seed"] = int(base.get("train", {}).get("seed", 0)) + trial.number
         trial.set_user_attr("stage", stage)
@@ -157,22 +177,13 @@ def _objective(space: SearchSpace, base: dict, study_dir: Path, stage: int):
             raise
         run_dir = study_dir / "trials" / f"trial-{trial.number:04d}"
         trial.set_user_attr("run_dir", str(run_dir))
-
-        def on_event(ev):
-            if ev["type"] == "epoch":
-                trial.report(ev["val_acc"], ev["epoch"])
-                if trial.should_prune():
-                    trial.set_user_attr("pruned_at_epoch", ev["epoch"])
-                    raise optuna.TrialPruned(f"pruned after epoch {ev['epoch']} "
-                                             f"(val_acc {ev['val_acc']:.4f})")
-
         try:
-            result = train_run(cfg, run_dir, on_event=on_event, plots=False)
-        except optuna.TrialPruned:
-            raise
+            result = train_run(cfg, run_dir, plots=False, callbacks=[PruneTrial(trial)])
         except Exception as e:  # recorded with its reason; the search goes on
             trial.set_user_attr("fail_reason", f"{type(e).__name__}: {e}")
             raise
+        if result.status == "pruned":
+            raise optuna.TrialPruned(result.message)
         trial.set_user_attr("epochs", result.epochs)
         trial.set_user_attr("test_acc", result.test_acc)
         trial.set_user_attr("train_acc", result.train_acc)
@@ -229,7 +240,7 @@ def run_search(space: SearchSpace, base: dict, study_dir: str | Path, *, trials:
                sampler: str = "random", pruner: str = "none", stages: int = 1,
                storage: str | None = None, study_name: str | None = None, workers: int = 1,
                seed: int = 0, on_event=None, heartbeat: float | None = 30.0,
-               top_fraction: float = 0.25, plots: bool = True) -> SearchResult:
+               top_fraction: float = 0.25, plots: bool = True) -> StudyResult:
     """Run (or continue) the search; see the module docstring."""
     import optuna
 
@@ -333,7 +344,7 @@ def _trial_row(t) -> dict:
     }
 
 
-def _finish(study, space, base, study_dir, url, stage_info, seconds, plots) -> SearchResult:
+def _finish(study, space, base, study_dir, url, stage_info, seconds, plots) -> StudyResult:
     counts = _counts(study)
     all_trials = study.get_trials(deepcopy=False)
     rows = [_trial_row(t) for t in all_trials]
@@ -346,7 +357,7 @@ def _finish(study, space, base, study_dir, url, stage_info, seconds, plots) -> S
         if cfg_file.exists():
             text = cfg_file.read_text()
         else:  # the run folder is on another machine: rebuild it from the parameters
-            cfg = apply(base, space.decode(best.params))
+            cfg = set_values(base, space.decode(best.params))
             text = RunConfig.model_validate(cfg).to_yaml()
         best_config = atomic_write_text(study_dir / "best_config.yaml", text)
     cols = ["number", "state", "value", "stage", "seconds", "reason", "run_dir"]
@@ -360,10 +371,11 @@ def _finish(study, space, base, study_dir, url, stage_info, seconds, plots) -> S
     atomic_write_text(study_dir / "trials.csv", "\n".join(lines) + "\n")
     written = []
     if plots:
+        from ..viz import save_figures
         from .plots import plot_search
 
-        written = plot_search(study, study_dir / "plots", space.log_params)
-    result = SearchResult(
+        written = save_figures(plot_search(study, space.log_params), study_dir / "plots")
+    result = StudyResult(
         study_name=study.study_name, storage=url, study_dir=study_dir,
         best_value=None if best is None else float(best.value),
         best_params={} if best is None else space.decode(dict(best.params)),
@@ -372,5 +384,5 @@ def _finish(study, space, base, study_dir, url, stage_info, seconds, plots) -> S
         pruned=counts["PRUNED"], failed=counts["FAIL"], stale=counts["RUNNING"],
         seconds=seconds, stages=stage_info, plots=written,
     )
-    atomic_write_json(study_dir / "summary.json", result.summary())
+    atomic_write_json(study_dir / "summary.json", result.to_dict())
     return result

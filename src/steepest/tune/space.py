@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from ..config import RunConfig, merge, parse_config
+from ..config import field_of, parse_config, set_values
 from ..errors import InputError
 
 _FIELDS = {"type", "low", "high", "log", "step", "choices", "grid"}
@@ -150,28 +150,6 @@ class SearchSpace:
         return out
 
 
-def apply(base: dict, values: dict[str, Any]) -> dict:
-    """``base`` (a nested config dict) with dotted ``values`` set."""
-    nested: dict = {}
-    for dotted, value in values.items():
-        node = nested
-        *path, leaf = dotted.split(".")
-        for part in path:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return merge(base, nested)
-
-
-def _field_exists(dotted: str) -> bool:
-    model: Any = RunConfig
-    for part in dotted.split("."):
-        fields = getattr(model, "model_fields", None)
-        if fields is None or part not in fields:
-            return False
-        model = fields[part].annotation
-    return True
-
-
 def parse_space(data: dict, base: dict | None = None) -> SearchSpace:
     """Validate a space declaration (see the module docstring); every problem at once."""
     if not isinstance(data, dict) or not data:
@@ -180,7 +158,7 @@ def parse_space(data: dict, base: dict | None = None) -> SearchSpace:
     problems, params = [], []
     for name, spec in data.items():
         where = f"  {name}:"
-        if not isinstance(name, str) or not _field_exists(name):
+        if not isinstance(name, str) or field_of(name) is None:
             problems.append(f"{where} not a key of the run configuration (use dotted paths such "
                             f"as optim.lr, model.reg, train.batch_size)")
             continue
@@ -235,7 +213,7 @@ def parse_space(data: dict, base: dict | None = None) -> SearchSpace:
             for v in (p.choices if p.kind == "categorical" else (p.low, p.high)):
                 v = int(v) if p.kind == "int" else v
                 try:
-                    parse_config(apply(base, {p.name: v}))
+                    parse_config(set_values(base, {p.name: v}))
                 except InputError as e:
                     detail = str(e).splitlines()[-1].strip()
                     problems.append(f"  {p.name}: the value {v!r} is not a valid config value "

@@ -4,22 +4,24 @@ Every function takes plain arrays. A surface is sampled on a grid: ``x`` (G_x,) 
 (G_y,) are strictly increasing coordinates along two directions, and ``loss[j, i]`` is the
 loss at ``(x[i], y[j])``, so ``loss`` has shape (G_y, G_x), the layout of ``np.meshgrid(x, y)``.
 Non-finite values (points where the loss diverged) are masked, never plotted, and the title
-says how many there were. Each function writes one PNG through :func:`save_figure` and
-returns its path.
+says how many there were. Each function returns a :class:`matplotlib.figure.Figure` built
+without pyplot (pass ``ax`` to draw into an axes of your own) and writes nothing; save it with
+:func:`steepest.viz.save_figure`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
+import matplotlib
 import numpy as np
 from matplotlib import colors as mcolors
 from matplotlib import ticker as mticker
 from matplotlib import transforms as mtransforms
+from matplotlib.figure import Figure
 
 from ..errors import InputError
-from .plots import plt, save_figure  # plots selects the Agg backend
+from .plots import figure_and_axes
 
 LOG_RATIO = 100.0  # "auto" spacing turns logarithmic when max / min of the finite values exceeds it
 MAX_PATH_LABELS = 12
@@ -214,16 +216,17 @@ def _draw_path(ax, p: np.ndarray, labels: list | None) -> None:
 
 
 def _cmap(name: str):
-    return plt.get_cmap(name).with_extremes(bad=BAD_COLOR)
+    return matplotlib.colormaps.get_cmap(name).with_extremes(bad=BAD_COLOR)
 
 
 # ----------------------------------------------------------------------------- 1-D
 
-def plot_line(t, loss, path, acc=None, extra: Mapping[str, object] | None = None, *,
+def plot_line(t, loss, *, acc=None, extra: Mapping[str, object] | None = None,
               extra_acc: Mapping[str, object] | None = None, label: str = "loss",
               acc_label: str = "accuracy", xlabel: str = "t", ylabel: str = "loss",
               title: str = "loss along a line", mark_endpoints: bool = False,
-              endpoint_labels: tuple[str, str] = ("A", "B"), log: bool = False) -> Path:
+              endpoint_labels: tuple[str, str] = ("A", "B"), log: bool = False,
+              ax=None) -> Figure:
     """Loss along a 1-D slice (random direction or interpolation), accuracy on a right axis.
 
     ``extra`` adds more loss series (label -> array, e.g. test loss) and ``extra_acc`` more
@@ -243,7 +246,7 @@ def plot_line(t, loss, path, acc=None, extra: Mapping[str, object] | None = None
     def clean(a):
         return np.where(np.isfinite(a), a, np.nan)
 
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = figure_and_axes(ax, (7, 4))
     handles = ax.plot(t, clean(loss), "-", color="tab:blue", lw=1.8, label=label)
     for (name, v), style in zip(extra.items(), ["--", "-.", ":"] * len(extra)):
         handles += ax.plot(t, clean(v), style, lw=1.6, label=name)
@@ -274,16 +277,16 @@ def plot_line(t, loss, path, acc=None, extra: Mapping[str, object] | None = None
     # below the axes: "best" cannot see the curves of the twin axis
     ax.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="upper center",
               bbox_to_anchor=(0.5, -0.14), ncol=min(len(handles), 4), frameon=False)
-    return save_figure(fig, path)
+    return fig
 
 
 # ----------------------------------------------------------------------------- 2-D
 
-def plot_contour(x, y, loss, path, *, filled: bool = False, levels="auto", n_levels: int = 30,
+def plot_contour(x, y, loss, *, filled: bool = False, levels="auto", n_levels: int = 30,
                  path_xy=None, path_labels=None, xlabel: str = "direction 1",
                  ylabel: str = "direction 2", title: str = "loss contours",
-                 cmap: str = "viridis", mark_min: bool = True, equal_aspect: bool = False
-                 ) -> Path:
+                 cmap: str = "viridis", mark_min: bool = True, equal_aspect: bool = False,
+                 ax=None) -> Figure:
     """Contour lines (some labelled inline) or, with ``filled``, filled contours.
 
     ``levels``: ``"auto"`` spaces ``n_levels`` levels logarithmically when the finite values
@@ -299,7 +302,7 @@ def plot_contour(x, y, loss, path, *, filled: bool = False, levels="auto", n_lev
     finite = z[np.isfinite(z)]
     lv, log, note = _levels(finite, levels, n_levels)
     zm = np.ma.masked_invalid(z)
-    fig, ax = plt.subplots(figsize=(6.4, 5.2))
+    fig, ax = figure_and_axes(ax, (6.4, 5.2))
     if filled:
         ax.set_facecolor(BAD_COLOR)  # masked cells show the background
     notes = [_nonfinite_note(z), note]
@@ -330,14 +333,14 @@ def plot_contour(x, y, loss, path, *, filled: bool = False, levels="auto", n_lev
     _titled(ax, title, notes)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="upper right", framealpha=0.85)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_heatmap(x, y, values, path, *, name: str = "loss", scale: str = "auto",
+def plot_heatmap(x, y, values, *, name: str = "loss", scale: str = "auto",
                  cmap: str = "viridis", vmin: float | None = None, vmax: float | None = None,
                  mark: str | None = "min", path_xy=None, path_labels=None,
                  xlabel: str = "direction 1", ylabel: str = "direction 2",
-                 title: str | None = None) -> Path:
+                 title: str | None = None, ax=None) -> Figure:
     """``values[j, i]`` at ``(x[i], y[j])`` as an image: x to the right, y upwards.
 
     Each cell is centred on its grid point. ``scale``: ``"auto"`` uses a log colour scale
@@ -360,7 +363,7 @@ def plot_heatmap(x, y, values, path, *, name: str = "loss", scale: str = "auto",
         log = False
     norm = mcolors.LogNorm(lo, hi) if log and lo > 0 else mcolors.Normalize(lo, hi)
     zm = np.ma.masked_invalid(z)
-    fig, ax = plt.subplots(figsize=(6.4, 5.2))
+    fig, ax = figure_and_axes(ax, (6.4, 5.2))
     dx, dy = np.diff(x), np.diff(y)
     uniform = np.allclose(dx, dx[0], rtol=1e-6, atol=0) and np.allclose(dy, dy[0], rtol=1e-6,
                                                                          atol=0)
@@ -384,7 +387,7 @@ def plot_heatmap(x, y, values, path, *, name: str = "loss", scale: str = "auto",
             [nf + (" (gray)" if nf else ""), note])
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="upper right", framealpha=0.85)
-    return save_figure(fig, path)
+    return fig
 
 
 def _clip_level(finite: np.ndarray, clip_quantile) -> float | None:
@@ -407,11 +410,11 @@ def _clip_level(finite: np.ndarray, clip_quantile) -> float | None:
     return q if q < finite.max() else None
 
 
-def plot_surface3d(x, y, loss, path, *, clip_quantile: float | str | None = "auto",
+def plot_surface3d(x, y, loss, *, clip_quantile: float | str | None = "auto",
                    log: bool = False, cmap: str = "viridis", elev: float = 35.0,
                    azim: float = -60.0, xlabel: str = "direction 1",
                    ylabel: str = "direction 2", zlabel: str | None = None,
-                   title: str = "loss surface") -> Path:
+                   title: str = "loss surface", ax=None) -> Figure:
     """The loss as a 3-D surface over the plane.
 
     Where a few points are huge (near-diverged regions), the rest of the surface looks flat.
@@ -419,8 +422,12 @@ def plot_surface3d(x, y, loss, path, *, clip_quantile: float | str | None = "aut
     stated in the title); ``"auto"`` caps at the 95th percentile only when the maximum lies
     more than three times further above the minimum than that percentile; None never caps.
     ``log`` plots log10(loss) instead (non-positive values are then masked). Non-finite
-    points leave holes.
+    points leave holes. ``ax``, when given, must be a 3-D axes
+    (``fig.add_subplot(projection="3d")``).
     """
+    if ax is not None and getattr(ax, "name", None) != "3d":
+        raise InputError("plot_surface3d needs a 3-D axes, made with "
+                         f"add_subplot(projection='3d'); got a {getattr(ax, 'name', ax)!r} axes")
     x, y, z = _grid(x, y, loss)
     notes = [_nonfinite_note(z)]
     z = np.where(np.isfinite(z), z, np.nan)
@@ -438,8 +445,11 @@ def plot_surface3d(x, y, loss, path, *, clip_quantile: float | str | None = "aut
             f"{100 * float(clip_quantile):g}th percentile"
         notes.append(f"z clipped at the {pct} ({_fmt(cap)})")
     X, Y = np.meshgrid(x, y)
-    fig = plt.figure(figsize=(7, 5.6))
-    ax = fig.add_subplot(projection="3d")
+    if ax is None:
+        fig = Figure(figsize=(7, 5.6))
+        ax = fig.add_subplot(projection="3d")
+    else:
+        fig = ax.figure
     if finite.size:
         lo, hi = float(np.nanmin(z)), float(np.nanmax(z))
         if hi <= lo:
@@ -457,39 +467,35 @@ def plot_surface3d(x, y, loss, path, *, clip_quantile: float | str | None = "aut
     ax.set_ylabel(ylabel)
     ax.set_zlabel(zlabel if zlabel is not None else ("log10 loss" if log else "loss"))
     _titled(ax, title, notes)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_landscape_set(x, y, loss, acc, out_dir, path_xy=None, *, path_labels=None,
+def plot_landscape_set(x, y, loss, acc=None, *, path_xy=None, path_labels=None,
                        xlabel: str = "direction 1", ylabel: str = "direction 2",
                        title: str = "loss landscape", levels="auto",
-                       clip_quantile: float | str | None = "auto") -> list[Path]:
-    """The standard set into ``out_dir``; returns the written paths in this order.
+                       clip_quantile: float | str | None = "auto") -> dict[str, Figure]:
+    """The standard set of pictures, keyed by file stem, in this order.
 
-    contour.png, contourf.png, heatmap_loss.png, heatmap_acc.png (when ``acc`` is not None),
-    surface3d.png, and path.png (filled contours with ``path_xy`` on top) when a path is given.
+    ``contour``, ``contourf``, ``heatmap_loss``, ``heatmap_acc`` (when ``acc`` is not None),
+    ``surface3d``, and ``path`` (filled contours with ``path_xy`` on top) when a path is given.
     """
-    out_dir = Path(out_dir)
     x, y, z = _grid(x, y, loss)
     if acc is not None:
         _grid(x, y, acc, "acc")
-    _path(path_xy, path_labels)  # validate before writing anything
+    _path(path_xy, path_labels)  # validate before drawing anything
     axes = {"xlabel": xlabel, "ylabel": ylabel}
-    out = [
-        plot_contour(x, y, z, out_dir / "contour.png", levels=levels, title=title, **axes),
-        plot_contour(x, y, z, out_dir / "contourf.png", filled=True, levels=levels,
-                     title=title, **axes),
-        plot_heatmap(x, y, z, out_dir / "heatmap_loss.png", name="loss",
-                     title=f"{title}: loss", **axes),
-    ]
+    out = {
+        "contour": plot_contour(x, y, z, levels=levels, title=title, **axes),
+        "contourf": plot_contour(x, y, z, filled=True, levels=levels, title=title, **axes),
+        "heatmap_loss": plot_heatmap(x, y, z, name="loss", title=f"{title}: loss", **axes),
+    }
     if acc is not None:
-        out.append(plot_heatmap(x, y, acc, out_dir / "heatmap_acc.png", name="accuracy",
-                                scale="linear", cmap="magma", mark="max",
-                                title=f"{title}: accuracy", **axes))
-    out.append(plot_surface3d(x, y, z, out_dir / "surface3d.png", clip_quantile=clip_quantile,
-                              title=title, **axes))
+        out["heatmap_acc"] = plot_heatmap(x, y, acc, name="accuracy", scale="linear",
+                                          cmap="magma", mark="max",
+                                          title=f"{title}: accuracy", **axes)
+    out["surface3d"] = plot_surface3d(x, y, z, clip_quantile=clip_quantile, title=title, **axes)
     if path_xy is not None:
-        out.append(plot_contour(x, y, z, out_dir / "path.png", filled=True, levels=levels,
-                                path_xy=path_xy, path_labels=path_labels,
-                                title=f"{title} with the optimization path", **axes))
+        out["path"] = plot_contour(x, y, z, filled=True, levels=levels, path_xy=path_xy,
+                                   path_labels=path_labels,
+                                   title=f"{title} with the optimization path", **axes)
     return out

@@ -1,25 +1,70 @@
-"""Training plots: loss curves, accuracy gap, update ratios and first-layer weights as images."""
+"""Training plots: loss curves, accuracy gap, update ratios and first-layer weights as images.
+
+Every plotting function returns a :class:`matplotlib.figure.Figure` built without pyplot, so
+it never picks a backend, never registers a figure with pyplot and never writes a file; pass
+``ax`` to draw into an axes of your own. Write figures with :func:`save_figure` or
+:func:`save_figures`, or show them in a notebook as they are.
+"""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from .._io import atomic_write_bytes
+from ..errors import InputError
 
-from .._io import atomic_write_bytes  # noqa: E402
+FORMATS = ("png", "svg", "pdf")
 
 
-def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
-    """Render ``fig`` to PNG in memory, write it atomically, close the figure."""
+def new_figure(figsize: tuple[float, float] = (7, 4)) -> Figure:
+    """A new Figure made without pyplot: nothing registered globally, no backend chosen."""
+    return Figure(figsize=figsize)
+
+
+def figure_and_axes(ax=None, figsize: tuple[float, float] = (7, 4)):
+    """``(ax.figure, ax)`` when ``ax`` is given, else a new pyplot-free Figure and its axes."""
+    if ax is not None:
+        return ax.figure, ax
+    fig = new_figure(figsize)
+    return fig, fig.subplots()
+
+
+def _format(path: Path, format: str | None) -> str:
+    fmt = format if format is not None else path.suffix.lstrip(".")
+    fmt = str(fmt).lower()
+    if fmt not in FORMATS:
+        where = "format" if format is not None else f"the suffix of {str(path)!r}"
+        raise InputError(f"cannot write a figure as {fmt!r} ({where}); "
+                         f"allowed formats: {', '.join(FORMATS)}")
+    return fmt
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = 110, format: str | None = None
+                ) -> Path:
+    """Render ``fig`` in memory and write it to ``path`` atomically; returns the path.
+
+    ``format`` (png, svg or pdf) defaults to the suffix of ``path``. The figure stays open
+    and unchanged, so it can be saved again or shown.
+    """
+    path = Path(path)
+    fmt = _format(path, format)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
+    fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def save_figures(figures: Mapping[str, Figure], out_dir: str | Path, format: str = "png",
+                 dpi: int = 110) -> list[Path]:
+    """Write each figure to ``out_dir/<stem>.<format>``; returns the paths in mapping order."""
+    out_dir = Path(out_dir)
+    fmt = _format(out_dir, format)  # checked before anything is written
+    return [save_figure(fig, out_dir / f"{stem}.{fmt}", dpi=dpi, format=fmt)
+            for stem, fig in figures.items()]
 
 
 def smooth(values, weight: float = 0.9) -> np.ndarray:
@@ -33,10 +78,11 @@ def smooth(values, weight: float = 0.9) -> np.ndarray:
     return out
 
 
-def plot_loss(losses, path, steps_per_epoch: int | None = None, title: str = "training loss"):
+def plot_loss(losses, steps_per_epoch: int | None = None, title: str = "training loss", *,
+              ax=None) -> Figure:
     """Mini-batch loss per step (raw, faint) and smoothed; log scale when it spans decades."""
     losses = np.asarray(losses, dtype=np.float64)
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = figure_and_axes(ax, (7, 4))
     steps = np.arange(1, losses.size + 1)
     ax.plot(steps, losses, color="tab:blue", alpha=0.25, lw=0.8, label="mini-batch loss")
     if losses.size:
@@ -50,13 +96,13 @@ def plot_loss(losses, path, steps_per_epoch: int | None = None, title: str = "tr
     ax.set_title(title)
     ax.legend()
     ax.grid(alpha=0.3)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_accuracy(history: list[dict], path, title: str = "accuracy"):
+def plot_accuracy(history: list[dict], title: str = "accuracy", *, ax=None) -> Figure:
     """Train and validation accuracy per epoch; the gap between them is overfitting."""
     epochs = [h["epoch"] for h in history]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = figure_and_axes(ax, (7, 4))
     ax.plot(epochs, [h["train_acc"] for h in history], "o-", label="train (fixed subset)")
     ax.plot(epochs, [h["val_acc"] for h in history], "s-", label="validation")
     ax.set_xlabel("epoch")
@@ -64,13 +110,13 @@ def plot_accuracy(history: list[dict], path, title: str = "accuracy"):
     ax.set_title(title)
     ax.legend()
     ax.grid(alpha=0.3)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_update_ratios(history: list[dict], path):
+def plot_update_ratios(history: list[dict], *, ax=None) -> Figure:
     """``||dW|| / ||W||`` per weight tensor per epoch, against the ~1e-3 rule of thumb."""
     keys = [k for k in history[0] if k.startswith("update_ratio.")] if history else []
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = figure_and_axes(ax, (7, 4))
     epochs = [h["epoch"] for h in history]
     for k in keys:
         ax.plot(epochs, [h.get(k, np.nan) for h in history], "o-", label=k.split(".", 1)[1])
@@ -81,11 +127,11 @@ def plot_update_ratios(history: list[dict], path):
     ax.set_title("update-to-weight ratios")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_weight_tiles(W, image_shape, path, titles=None, max_tiles: int = 64,
-                      title: str = "first-layer weights"):
+def plot_weight_tiles(W, image_shape, titles=None, max_tiles: int = 64,
+                      title: str = "first-layer weights") -> Figure:
     """Each column of ``W`` (one unit's incoming weights) drawn as an image of ``image_shape``.
 
     For a linear classifier these are the class templates. Each tile is min-max scaled alone.
@@ -94,7 +140,8 @@ def plot_weight_tiles(W, image_shape, path, titles=None, max_tiles: int = 64,
     k = min(W.shape[1], max_tiles)
     cols = int(np.ceil(np.sqrt(k)))
     rows = int(np.ceil(k / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.4 * cols, 1.5 * rows), squeeze=False)
+    fig = Figure(figsize=(1.4 * cols, 1.5 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for i, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if i >= k:
@@ -106,21 +153,27 @@ def plot_weight_tiles(W, image_shape, path, titles=None, max_tiles: int = 64,
         if titles is not None:
             ax.set_title(str(titles[i]), fontsize=8)
     fig.suptitle(title)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_run(result, model, path_dir, image_shape=None, classes=None, steps_per_epoch=None):
-    """The standard plots of a finished run into ``path_dir``; returns the written paths."""
-    path_dir = Path(path_dir)
-    out = [plot_loss(result.losses, path_dir / "loss.png", steps_per_epoch)]
-    if result.history:
-        out.append(plot_accuracy(result.history, path_dir / "accuracy.png"))
-        out.append(plot_update_ratios(result.history, path_dir / "update_ratios.png"))
-    if image_shape is not None and int(np.prod(image_shape)) == model.n_features:
-        W = model.params(result.theta)["fc1.W"]
-        linear = len(model.layout.select(("weight",))) == 1
-        out.append(plot_weight_tiles(
-            W, image_shape, path_dir / "weights.png",
-            titles=classes if linear else None,
-            title="class templates (linear classifier)" if linear else "first-layer weights"))
+def plot_run(losses, history: list[dict], *, first_layer_weights=None, image_shape=None,
+             classes=None, linear: bool = False, steps_per_epoch: int | None = None
+             ) -> dict[str, Figure]:
+    """The standard plots of a finished run, keyed by file stem.
+
+    ``loss`` always; ``accuracy`` and ``update_ratios`` when ``history`` has epochs;
+    ``weights`` when ``first_layer_weights`` (n_features, units) is given and
+    ``image_shape`` holds n_features values: each column drawn as an image, titled with
+    ``classes`` and called class templates when ``linear`` (the model is one linear layer).
+    """
+    out = {"loss": plot_loss(losses, steps_per_epoch)}
+    if history:
+        out["accuracy"] = plot_accuracy(history)
+        out["update_ratios"] = plot_update_ratios(history)
+    if first_layer_weights is not None and image_shape is not None:
+        W = np.asarray(first_layer_weights)
+        if W.ndim == 2 and int(np.prod(image_shape)) == W.shape[0]:
+            out["weights"] = plot_weight_tiles(
+                W, image_shape, titles=classes if linear else None,
+                title="class templates (linear classifier)" if linear else "first-layer weights")
     return out

@@ -1,0 +1,48 @@
+"""The ``steepest`` command line: thin commands over the library, one module per command or
+group. Library code returns data; these modules render it (Rich tables, progress bars, JSON)."""
+
+import os
+
+import typer
+
+from .. import __version__
+from .checks import demo, gradcheck, inspect
+from .common import EXIT_CODES, JsonOpt, console, emit_json
+from .data import data_app
+from .experiments import compare, lr_sweep, trajectories
+from .landscape import hessian, landscape
+from .train import train
+from .tune import tune
+
+app = typer.Typer(
+    help="steepest: train neural-network classifiers and see how they optimize.\n\n"
+         + EXIT_CODES,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data_app, name="data")
+for command in (gradcheck, inspect, demo, train, compare, trajectories, landscape, hessian,
+                tune):
+    app.command()(command)
+app.command("lr-sweep")(lr_sweep)
+
+
+@app.command()
+def version(as_json: JsonOpt = False):
+    """Print the version."""
+    if as_json:
+        emit_json({"version": __version__})
+    else:
+        console.print(__version__)
+
+
+def main() -> None:
+    # The only place that chooses a matplotlib backend: figures are written to files here,
+    # and the library itself never picks one (notebooks keep theirs).
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,247 @@
+"""``steepest landscape`` and ``steepest hessian``: slices and curvature at a run's weights."""
+
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from .common import (
+    DpiOpt,
+    FormatOpt,
+    JsonOpt,
+    boundary,
+    check_format,
+    console,
+    emit_json,
+    save_figures,
+)
+
+RunDir = Annotated[Path, typer.Argument(help="a run folder made by steepest train")]
+WeightsOpt = Annotated[str, typer.Option(
+    "--weights", help="which weights of the run: final (what the run returned), best or last")]
+SplitOpt = Annotated[str, typer.Option("--split", help="train, val or test")]
+
+
+def parse_span(span: str | None, default: tuple[float, float]) -> tuple[float, float]:
+    if span is None:
+        return default
+    try:
+        lo, hi = (float(v) for v in span.split(":"))
+    except ValueError:
+        raise typer.BadParameter(f"--span must look like -1:1, got {span!r}") from None
+    return lo, hi
+
+
+def split_rows(data, split: str, subset: int | None, seed: int):
+    """``(X, y)`` of a split, or a fixed random ``subset`` of its rows."""
+    X, y = data.split(split)
+    if subset is not None:
+        if subset < 1:
+            raise typer.BadParameter(f"--subset must be a positive number of rows, got {subset}")
+        if subset < X.shape[0]:
+            rows = np.sort(np.random.default_rng(seed).choice(X.shape[0], subset, replace=False))
+            X, y = X[rows], y[rows]
+    return X, y
+
+
+def _points_bar(progress):
+    holder = {}
+
+    def on_progress(done, total):
+        if "task" not in holder:
+            holder["task"] = progress.add_task("points", total=total)
+        progress.update(holder["task"], completed=done)
+
+    return on_progress
+
+
+def _start_of(run, interpolate: str):
+    """The other end of an interpolation: the run's initial weights ('init'), rebuilt from its
+    seed, or the weights of another run with the same model."""
+    from ..runs import load_run
+
+    if interpolate == "init":
+        return run.model.init_params(run.config.train.seed), "init"
+    other = load_run(Path(interpolate), run.weights)
+    if other.model.layout != run.model.layout:
+        raise typer.BadParameter(f"the two runs have different models: {run.run_dir} and "
+                                 f"{interpolate}")
+    return other.theta, interpolate
+
+
+def _surface(run, kind, X, y, grid, span, norm, include_bias, orthogonal, seed, kw):
+    from .. import landscape as slices
+    from .._io import load_npz
+
+    model, theta = run.model, run.theta
+    if kind == "plane":
+        return slices.plane(model, theta, X, y, grid, parse_span(span, (-1.0, 1.0)), norm,
+                            include_bias, orthogonal, seed, **kw)
+    if kind == "line":
+        return slices.line(model, theta, X, y, grid, parse_span(span, (-1.0, 1.0)), norm,
+                           include_bias, seed, **kw)
+    if kind == "path":
+        path_file = run.run_dir / "path.npz"
+        if not path_file.exists():
+            raise typer.BadParameter(f"{run.run_dir} kept no path; train with "
+                                     f"--keep-path-every N first")
+        kept = load_npz(path_file)["path"]
+        return slices.path_plane(model, kept, theta, X, y, grid,
+                                 None if span is None else parse_span(span, (-1, 1)), **kw)
+    start, origin = kw.pop("start")
+    surf = slices.interpolation(model, start, theta, X, y, grid,
+                                parse_span(span, (-0.5, 1.5)), **kw)
+    return surf.with_meta(**{"from": origin})
+
+
+def _summary_table(summary: dict, title: str) -> Table:
+    table = Table(title=title, show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    for key, value in summary.items():
+        if key != "plots":
+            table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    return table
+
+
+@boundary
+def landscape(
+    run_dir: RunDir,
+    line_: Annotated[bool, typer.Option("--line", help="a 1-D slice instead of a plane")] = False,
+    interpolate: Annotated[str | None, typer.Option(
+        "--interpolate", help="another run: the line from its weights to this run's; 'init': "
+        "from this run's initial weights (rebuilt from its seed)")] = None,
+    path: Annotated[bool, typer.Option(
+        "--path", help="the PCA plane of the run's kept path (train --keep-path-every)")] = False,
+    weights: WeightsOpt = "final",
+    grid: Annotated[int, typer.Option("--grid", help="points per axis")] = 51,
+    span: Annotated[str | None, typer.Option(
+        "--span", help="low:high (default -1:1; -0.5:1.5 for --interpolate)")] = None,
+    split: SplitOpt = "train",
+    subset: Annotated[int | None, typer.Option("--subset", help="rows (fixed seed)")] = None,
+    norm: Annotated[str, typer.Option("--norm", help="filter, layer, model or none")] = "filter",
+    include_bias: Annotated[bool, typer.Option(
+        "--include-bias/--weights-only", help="move biases and BatchNorm parameters too")]
+    = False,
+    orthogonal: Annotated[bool, typer.Option("--orthogonal", help="orthogonalize d2")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="seed of the directions")] = 0,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", help="local worker processes (default: one per core)")] = None,
+    memory_mb: Annotated[float, typer.Option(
+        "--memory-mb", help="memory budget of one evaluation chunk")] = 256.0,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="a Dask scheduler address, tcp://host:port")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="output folder")] = None,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="draw the figures")] = True,
+    format: FormatOpt = "png",
+    dpi: DpiOpt = 110,
+    as_json: JsonOpt = False,
+):
+    """Slice the loss landscape around a run's weights (a 2-D plane by default)."""
+    from ..runs import load_run
+    from .train import progress_bar
+
+    check_format(format, dpi)
+    if sum([line_, interpolate is not None, path]) > 1:
+        raise typer.BadParameter("choose one of --line, --interpolate and --path")
+    if memory_mb <= 0:
+        raise typer.BadParameter(f"--memory-mb must be positive, got {memory_mb:g}")
+    run = load_run(run_dir, weights)
+    X, y = split_rows(run.data, split, subset, seed)
+    kind = "line" if line_ else "interpolation" if interpolate else "path" if path else "plane"
+    out = out or run_dir / "landscape" / f"{kind}-{split}-{grid}"
+    progress = progress_bar(disable=as_json)
+    kw = dict(workers=workers, scheduler=scheduler, on_progress=_points_bar(progress),
+              partial=out / "surface.partial.npz", memory_mb=memory_mb)
+    if kind == "interpolation":
+        kw["start"] = _start_of(run, interpolate)
+    with progress:
+        surf = _surface(run, kind, X, y, grid, span, norm, include_bias, orthogonal, seed, kw)
+    surf = surf.with_meta(run_dir=str(run_dir), split=split, subset=subset, weights=weights)
+    surf.save(out / "surface.npz")
+    (out / "surface.partial.npz").unlink(missing_ok=True)
+    written = save_figures(surf.figures(), out, format, dpi) if plots else []
+    summary = {"kind": kind, "weights": weights, "points": surf.points,
+               "seconds": surf.meta["seconds"], "min_loss": surf.min_loss,
+               "max_acc": float(np.nanmax(surf.acc)), "surface_file": str(out / "surface.npz"),
+               "mode": surf.meta["mode"], "resumed_points": surf.meta["resumed_points"],
+               "plots": [str(p) for p in written]}
+    if as_json:
+        emit_json(summary)
+        return
+    console.print(_summary_table(summary, f"{kind} of {run_dir} ({weights} weights, {split}, "
+                                          f"{X.shape[0]} examples)"))
+    console.print(f"plots in {out}")
+
+
+def _hessian_table(report, title: str, top: int) -> Table:
+    table = Table(title=title, show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    table.add_row("loss / gradient norm", f"{report.loss:.4f} / {report.grad_norm:.3e}")
+    table.add_row(f"top {top} eigenvalues", ", ".join(f"{v:.4g}" for v in report.eigenvalues))
+    table.add_row("bottom eigenvalue", f"{report.bottom_eigenvalue:.4g}"
+                  if report.bottom_eigenvalue is not None else "-")
+    cond = report.condition
+    table.add_row("condition", f"{cond.condition_number} ({cond.definiteness})")
+    if report.trace is not None:
+        t = report.trace
+        table.add_row("trace (Hutchinson)", f"{t['estimate']:.4g} +- {t['stderr']:.2g}"
+                      if isinstance(t, dict) else f"{t.trace:.4g} +- {t.stderr:.2g}")
+    table.add_row("Hessian-vector products", f"{report.n_hvp} "
+                  f"({'exact' if report.exact else 'finite differences'})")
+    largest = report.eigenvalues[0] if report.eigenvalues else None
+    table.add_row("largest stable GD step (2 / lambda_max)",
+                  f"{2 / largest:.4g}" if largest is not None and largest > 0 else "-")
+    return table
+
+
+@boundary
+def hessian(
+    run_dir: RunDir,
+    top: Annotated[int, typer.Option("--top", help="how many of the largest eigenvalues")] = 5,
+    trace: Annotated[bool, typer.Option("--trace", help="Hutchinson trace estimate")] = False,
+    samples: Annotated[int, typer.Option("--samples", help="trace probes")] = 50,
+    weights: WeightsOpt = "final",
+    split: SplitOpt = "train",
+    subset: Annotated[int | None, typer.Option("--subset", help="rows (fixed seed)")] = 2000,
+    along_path: Annotated[bool, typer.Option(
+        "--path", help="also along the run's kept path")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="seed of the probes and the rows")] = 0,
+    as_json: JsonOpt = False,
+):
+    """Hessian eigenvalues (top and bottom), condition number and trace at a run's weights."""
+    from .._io import load_npz
+    from ..landscape.curvature import curvature_along_path, curvature_report
+    from ..runs import load_run
+
+    run = load_run(run_dir, weights)
+    X, y = split_rows(run.data, split, subset, seed)
+    fn = run.model.bind(X, y, train=False)
+    report = curvature_report(fn, run.theta.astype(np.float64), top=top, trace=trace,
+                              n_samples=samples, seed=seed)
+    path_report = None
+    if along_path:
+        path_file = run_dir / "path.npz"
+        if not path_file.exists():
+            raise typer.BadParameter(f"{run_dir} kept no path; train with --keep-path-every N")
+        kept = load_npz(path_file)
+        path_report = curvature_along_path(fn, kept["path"].astype(np.float64), top=1,
+                                           seed=seed, steps=kept["steps"].tolist())
+    about = {"run_dir": str(run_dir), "weights": weights, "split": split,
+             "n_examples": int(X.shape[0])}
+    if as_json:
+        emit_json({**report.to_dict(), **about,
+                   "path": None if path_report is None else path_report.to_dict()})
+        return
+    console.print(_hessian_table(report, f"Hessian at {run_dir} ({weights} weights, {split}, "
+                                         f"{X.shape[0]} examples)", top))
+    if path_report is not None:
+        table = Table(title="top eigenvalue along the kept path")
+        for col in ("step", "loss", "lambda_max"):
+            table.add_column(col)
+        for step, rep in zip(path_report.steps, path_report.reports):
+            table.add_row(str(step), f"{rep.loss:.4f}", f"{rep.eigenvalues[0]:.4g}")
+        console.print(table)
