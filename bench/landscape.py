@@ -63,13 +63,12 @@ def main():
     X, y = ds.X_test[:10000].astype(np.float32), ds.y_test[:10000]
     model = steepest.mlp([784, 256, 10])
     # weights after one epoch of training, so the surface is that of a real (if young) model
-    from steepest.config import TrainConfig
     from steepest.optim import Momentum
-    from steepest.train import Trainer
+    from steepest.train import Trainer, TrainSettings
 
     res = Trainer(model, Momentum(lr=0.05, mu=0.9), ds.X_train[:55000], ds.y_train[:55000],
                   ds.X_train[55000:], ds.y_train[55000:],
-                  TrainConfig(epochs=1, batch_size=128)).run()
+                  TrainSettings(epochs=1, batch_size=128)).run()
     theta = res.theta.astype(np.float64)
     rng = np.random.default_rng(0)
     d1 = random_direction(theta, model.layout, rng, "filter")

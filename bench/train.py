@@ -91,12 +91,14 @@ def ours_epoch(X, y, perm, b, lr=0.01):
     opt = Momentum(lr=lr, mu=0.9)
     state = opt.init(theta)
     grad = np.empty_like(theta)
-    ctx = model._context(True, np.random.default_rng(0), True)
+    rng = np.random.default_rng(0)
     n = (X.shape[0] // b) * b
     t0 = time.perf_counter()
     for i in range(0, n, b):
         idx = perm[i : i + b]
-        model._loss_and_grad(theta, X[idx], y[idx], ctx, out=grad)
+        # the contract's call, with the MLP's documented fast options (the Trainer's call)
+        model.loss_and_grad(theta, X[idx], y[idx], train=True, rng=rng, out=grad,
+                            validate=False)
         state = opt.step(theta, grad, state)
     return n / (time.perf_counter() - t0)
 
@@ -118,11 +120,10 @@ def torch_epoch(Xt, yt, perm_t, b, torch, lr=0.01):
 
 
 def trainer_epoch(X, y, Xv, yv, b):
-    from steepest.config import TrainConfig
-    from steepest.train import Trainer
+    from steepest.train import Trainer, TrainSettings
 
     model = steepest.mlp([D, H, C])
-    spec = TrainConfig(epochs=1, batch_size=b, dtype="float32")
+    spec = TrainSettings(epochs=1, batch_size=b, dtype="float32")
     res = Trainer(model, Momentum(lr=0.01, mu=0.9), X, y, Xv, yv, spec).run()
     return X.shape[0] / res.seconds
 

@@ -38,6 +38,23 @@ class LBFGSResult(Result):
     success: bool
     message: str
 
+    _omit = ("theta",)
+
+    def plot(self, ax=None):
+        """The loss after each iteration (log scale when it spans decades)."""
+        from ..viz.plots import figure_and_axes
+
+        fig, ax = figure_and_axes(ax)
+        ax.plot(np.arange(self.history.size), self.history, "o-", ms=3)
+        finite = self.history[np.isfinite(self.history) & (self.history > 0)]
+        if finite.size and finite.max() / finite.min() > 100:
+            ax.set_yscale("log")
+        ax.set_xlabel("L-BFGS iteration")
+        ax.set_ylabel("loss")
+        ax.set_title(f"L-BFGS: {self.n_iter} iterations, {self.n_evals} evaluations")
+        ax.grid(alpha=0.3, which="both")
+        return fig
+
 
 def lbfgs(
     fun: Callable[[np.ndarray], tuple[float, np.ndarray]],

@@ -143,7 +143,7 @@ class Optimizer:
         if isinstance(h, float):
             return h
         if isinstance(h, Schedule):
-            return h._value(t)
+            return h.value_at(t)
         return float(h(t))
 
     def hyperparameters(self, step: int = 0) -> dict[str, float]:

@@ -82,9 +82,10 @@ class Schedule:
     kind: ClassVar[str] = ""
 
     def __call__(self, step: int) -> float:
-        return self._value(_check_step(step))
+        return self.value_at(_check_step(step))
 
-    def _value(self, t: int) -> float:  # pragma: no cover - every kind overrides it
+    def value_at(self, t: int) -> float:  # pragma: no cover - every kind overrides it
+        """The value at step ``t``, which the caller has checked (a non-negative int)."""
         raise NotImplementedError
 
     def to_dict(self) -> dict:
@@ -106,7 +107,7 @@ class Constant(Schedule):
     def __post_init__(self):
         object.__setattr__(self, "value", checks.nonneg_float(self.value, "constant value"))
 
-    def _value(self, t: int) -> float:
+    def value_at(self, t: int) -> float:
         return self.value
 
 
@@ -124,7 +125,7 @@ class StepDecay(Schedule):
         object.__setattr__(self, "factor", checks.probability(self.factor, "step_decay factor"))
         object.__setattr__(self, "every", checks.positive_int(self.every, "step_decay every"))
 
-    def _value(self, t: int) -> float:
+    def value_at(self, t: int) -> float:
         return self.v0 * self.factor ** (t // self.every)
 
 
@@ -140,7 +141,7 @@ class Exponential(Schedule):
         object.__setattr__(self, "v0", checks.nonneg_float(self.v0, "exponential v0"))
         object.__setattr__(self, "k", checks.nonneg_float(self.k, "exponential k"))
 
-    def _value(self, t: int) -> float:
+    def value_at(self, t: int) -> float:
         return self.v0 * math.exp(-self.k * t)
 
 
@@ -156,7 +157,7 @@ class InverseTime(Schedule):
         object.__setattr__(self, "v0", checks.nonneg_float(self.v0, "inverse_time v0"))
         object.__setattr__(self, "k", checks.nonneg_float(self.k, "inverse_time k"))
 
-    def _value(self, t: int) -> float:
+    def value_at(self, t: int) -> float:
         return self.v0 / (1.0 + self.k * t)
 
 
@@ -176,7 +177,7 @@ class Cosine(Schedule):
         )
         object.__setattr__(self, "final", checks.nonneg_float(self.final, "cosine final"))
 
-    def _value(self, t: int) -> float:
+    def value_at(self, t: int) -> float:
         if t >= self.total_steps:
             return self.final
         c = 0.5 * (1.0 + math.cos(math.pi * t / self.total_steps))
@@ -200,7 +201,7 @@ class Ramp(Schedule):
         object.__setattr__(self, "end", checks.nonneg_float(self.end, "ramp end"))
         object.__setattr__(self, "steps", checks.positive_int(self.steps, "ramp steps"))
 
-    def _value(self, t: int) -> float:
+    def value_at(self, t: int) -> float:
         if t >= self.steps:
             return self.end
         return self.start + (self.end - self.start) * (t / self.steps)
@@ -227,8 +228,8 @@ class Warmup(Schedule):
         object.__setattr__(self, "steps", checks.positive_int(self.steps, "warmup steps"))
         object.__setattr__(self, "start", checks.nonneg_float(self.start, "warmup start"))
 
-    def _value(self, t: int) -> float:
-        v = self.inner._value(t)
+    def value_at(self, t: int) -> float:
+        v = self.inner.value_at(t)
         if t >= self.steps:
             return v
         return self.start + (v - self.start) * ((t + 1) / self.steps)

@@ -39,6 +39,21 @@ class RandomSearchResult(Result):
     n_evals: int
     n_accepted: int
 
+    _omit = ("theta",)
+
+    def plot(self, ax=None, label: str | None = None):
+        """The best loss so far against the number of proposals."""
+        from ..viz.plots import figure_and_axes
+
+        fig, ax = figure_and_axes(ax)
+        ax.plot(np.arange(1, self.history.size + 1), self.history, label=label)
+        ax.set_xlabel("loss evaluations")
+        ax.set_ylabel("best loss so far")
+        ax.grid(alpha=0.3)
+        if label:
+            ax.legend()
+        return fig
+
 
 def _generator(rng) -> np.random.Generator:
     if isinstance(rng, np.random.Generator):

@@ -54,13 +54,13 @@ class Param:
         return value
 
     def distribution(self):
-        import optuna.distributions as D
+        import optuna.distributions as distributions
 
         if self.kind == "float":
-            return D.FloatDistribution(self.low, self.high, log=self.log)
+            return distributions.FloatDistribution(self.low, self.high, log=self.log)
         if self.kind == "int":
-            return D.IntDistribution(int(self.low), int(self.high), log=self.log)
-        return D.CategoricalDistribution([self.encode(c) for c in self.choices])
+            return distributions.IntDistribution(int(self.low), int(self.high), log=self.log)
+        return distributions.CategoricalDistribution([self.encode(c) for c in self.choices])
 
     def grid_values(self) -> list:
         if self.kind == "categorical":
