@@ -46,7 +46,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from .errors import InputError
-from .params import Layout
+from .params import Layout, check_theta  # noqa: F401  (the one theta check, re-exported)
 
 REQUIRED = ("layout", "init_params", "loss_and_grad")
 
@@ -61,27 +61,6 @@ class Objective(Protocol):
 
     def loss_and_grad(self, theta: np.ndarray, X, y, *, train: bool = True,
                       rng: np.random.Generator | None = None) -> tuple[float, np.ndarray]: ...
-
-
-def check_theta(theta, *, size: int | None = None, what: str = "theta",
-                finite: bool = False) -> np.ndarray:
-    """``theta`` as an ndarray if it is a 1-D real floating vector (of ``size`` entries).
-
-    ``finite=True`` also refuses NaN and infinities. No copy is made.
-    """
-    arr = np.asarray(theta)
-    if arr.ndim != 1 or arr.shape[0] == 0:
-        raise InputError(f"{what} must be a non-empty 1-D parameter vector, got shape {arr.shape}")
-    if size is not None and arr.shape[0] != size:
-        raise InputError(f"{what} must be a 1-D vector of {size} parameters, got shape "
-                         f"{arr.shape}")
-    if not np.issubdtype(arr.dtype, np.floating):
-        raise InputError(f"{what} must be floating point (float32 or float64), got dtype "
-                         f"{arr.dtype}")
-    if finite and not np.isfinite(arr).all():
-        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
-        raise InputError(f"{what} contains {bad} NaN or infinite value(s); it must be finite")
-    return arr
 
 
 def missing_members(thing) -> list[str]:

@@ -19,6 +19,27 @@ from .errors import InputError
 ROLES = ("weight", "bias", "norm")
 
 
+def check_theta(theta, *, size: int | None = None, what: str = "theta",
+                finite: bool = False) -> np.ndarray:
+    """``theta`` as an ndarray if it is a 1-D real floating vector (of ``size`` entries).
+
+    ``finite=True`` also refuses NaN and infinities. No copy is made.
+    """
+    arr = np.asarray(theta)
+    if arr.ndim != 1 or arr.shape[0] == 0:
+        raise InputError(f"{what} must be a non-empty 1-D parameter vector, got shape {arr.shape}")
+    if size is not None and arr.shape[0] != size:
+        raise InputError(f"{what} must be a 1-D vector of {size} parameters, got shape "
+                         f"{arr.shape}")
+    if arr.dtype.kind != "f":
+        raise InputError(f"{what} must be floating point (float32 or float64), got dtype "
+                         f"{arr.dtype}")
+    if finite and not np.isfinite(arr).all():
+        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+        raise InputError(f"{what} contains {bad} NaN or infinite value(s); it must be finite")
+    return arr
+
+
 @dataclass(frozen=True)
 class ParamSpec:
     """One named tensor inside the flat vector: ``theta[start:stop].reshape(shape)``.
@@ -111,8 +132,6 @@ class Layout:
 
     def check(self, theta: np.ndarray, what: str = "theta") -> np.ndarray:
         """Raise unless ``theta`` is a 1-D floating array of exactly ``self.size`` entries."""
-        from .contract import check_theta
-
         return check_theta(theta, size=self.size, what=what)
 
     def view(self, theta: np.ndarray, name: str) -> np.ndarray:
