@@ -133,7 +133,8 @@ def main():
     parser.add_argument("--data-dir", default=os.environ.get("STEEPEST_MNIST_DIR"))
     parser.add_argument("--quick", action="store_true", help="skip the accuracy runs")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--out", default="runs/bench-train")
+    parser.add_argument("--out", default=None,
+                        help="where the accuracy runs go (default: a fresh temporary folder)")
     args = parser.parse_args()
     try:
         import torch
@@ -145,7 +146,10 @@ def main():
     ds = load_dataset("mnist", data_dir=args.data_dir, download=args.data_dir is None)
     if not args.quick:
         print("\n1. accuracy on the MNIST test set (10,000 images)")
-        accuracy_runs(ds.source["dir"], Path(args.out))
+        import tempfile
+
+        out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="bench-train-"))
+        accuracy_runs(ds.source["dir"], out)
 
     print("\n2. training throughput, MLP 784-256-10, float32, momentum, one epoch of 60,000")
     peak = peak_flops()
