@@ -19,6 +19,7 @@ generic algorithm and gets the same numbers, slower):
 ``evaluate(theta, X, y)``                 ``(loss, accuracy)`` in evaluation mode, one pass
 ``scores(theta, X)``                      outputs in evaluation mode, shape (N, classes)
 ``hvp(theta, v, X, y, *, train, rng)``    an exact Hessian-vector product
+``ggn_vp(theta, v, X, y, *, train, rng)`` the generalized Gauss-Newton product J^T H_loss J v
 ``buffers``                               non-trainable state (1-D array), saved with checkpoints
 ``activations(theta, X)``                 ``[(layer name, kind, output)]`` for the monitors
 ``check_data(X, y)``                      validated ``(X, y)``, raising a clear error otherwise
@@ -262,6 +263,19 @@ class Bound:
         with preserved_buffers(self.objective):
             return self.objective.hvp(theta, v, X, y, train=self.train, rng=self._rng())
 
+    @property
+    def has_ggn(self) -> bool:
+        return getattr(self.objective, "ggn_vp", None) is not None
+
+    def ggn(self, theta, v) -> np.ndarray:
+        """The generalized Gauss-Newton product ``J^T H_loss J v`` at ``theta`` (see
+        :attr:`has_ggn`)."""
+        if not self.has_ggn:
+            raise InputError(f"{type(self.objective).__name__} offers no Gauss-Newton product")
+        X, y = self._data(theta)
+        with preserved_buffers(self.objective):
+            return self.objective.ggn_vp(theta, v, X, y, train=self.train, rng=self._rng())
+
     # ------------------------------------------------------------ optional fast paths
     @property
     def has_kinks(self) -> bool:
@@ -295,7 +309,7 @@ class _Callable:
     """A bare ``f(theta) -> (loss, grad)`` seen as a :class:`Bound` (no layout of its own)."""
 
     layout = None
-    has_hvp = has_kinks = resumable = False
+    has_hvp = has_ggn = has_kinks = resumable = False
 
     def __init__(self, f):
         self.objective = f
