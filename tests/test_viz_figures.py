@@ -135,14 +135,14 @@ def test_plot_run_keys_and_weights():
     assert figures["loss"].axes[0].get_xlabel() == "step (40 per epoch)"
     assert figures["loss"].axes[0].get_yscale() == "log"  # the loss spans two decades
     weights = figures["weights"]
-    assert weights.get_suptitle() == "class templates (linear classifier)"
+    assert weights.get_suptitle() == "class templates (linear classifier) (all 3 units)"
     assert [ax.get_title() for ax in weights.axes if ax.images] == ["a", "b", "c"]
     # no history, or weights that are not images: those pictures are left out
     assert list(plot_run(LOSSES, [], first_layer_weights=np.ones((10, 3)),
                          image_shape=(4, 4))) == ["loss"]
     hidden = plot_run(LOSSES, HISTORY, first_layer_weights=np.ones((16, 5)),
                       image_shape=(4, 4), classes=["a", "b"])
-    assert hidden["weights"].get_suptitle() == "first-layer weights"
+    assert hidden["weights"].get_suptitle() == "first-layer weights (all 5 units)"
 
 
 def test_plots_draw_into_a_given_axes():

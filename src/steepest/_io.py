@@ -12,13 +12,17 @@ import contextlib
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, OutputError
+
+TEMP_SUFFIX = ".part"  # atomic writes go to ".<name>.<random>.part" beside their destination
 
 
 def fsync_dir(directory: Path) -> None:
@@ -35,29 +39,79 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it (Linux), else the usual 0o022."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
+def make_folder(folder: str | os.PathLike, what: str = "output folder") -> Path:
+    """``folder`` created with its parents; an OutputError names it when that is impossible."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"cannot use {folder} as the {what}: it is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create the {what} {folder}: {e.strerror or e}") from None
+    return folder
+
+
 @contextlib.contextmanager
 def atomic_writer(dest: str | os.PathLike) -> Iterator[BinaryIO]:
     """Open a temporary file beside ``dest``; on clean exit fsync it and rename it onto ``dest``.
 
     If the body raises, the temporary file is removed and ``dest`` is left untouched, so a
-    reader never sees a half-written file at the final path.
+    reader never sees a half-written file at the final path. The file gets the permissions a
+    plain ``open`` would give it (0666 less the umask), not the private 0600 of a temporary.
+    A write that fails (full disk, read-only folder) raises :class:`OutputError` naming ``dest``.
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    os.close(fd)
+    make_folder(dest.parent)
+    if dest.is_dir():
+        raise OutputError(f"cannot write {dest}: it is a folder")
     try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=TEMP_SUFFIX,
+                                        dir=dest.parent)
+    except OSError as e:
+        raise OutputError(f"cannot write in {dest.parent}: {e.strerror or e}") from None
+    tmp = Path(tmp_name)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+        os.close(fd)
         with open(tmp, "wb") as fh:  # opened by name so ``fh.name`` is the temp path
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, dest)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(e, OSError) and not isinstance(e, OutputError):
+            raise OutputError(f"cannot write {dest}: {e.strerror or e}") from None
         raise
     fsync_dir(dest.parent)
+
+
+def clean_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files an interrupted atomic write left below ``folder``.
+
+    Only safe while no other process writes there (steepest holds the folder's lock then).
+    """
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for path in folder.rglob(f".*{TEMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed.append(path)
+    return removed
 
 
 def atomic_write_bytes(dest: str | os.PathLike, data: bytes) -> Path:
@@ -103,5 +157,10 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError) as e:
-        raise DataError(f"cannot read {path}: {e}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:
+        raise DataError(f"cannot read {path}: it is damaged or not a NumPy .npz file "
+                        f"({type(e).__name__}: {_shorten(str(e))})") from None
+
+
+def _shorten(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -7,19 +7,47 @@ keys, wrong types and out-of-range values are all reported at once.
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from ._bounded import check_size, load_yaml, short_repr
 from .errors import InputError
 
 DatasetName = Literal["digits", "mnist", "fashion-mnist", "cifar10", "spiral", "blobs"]
 
 
+def _takes_bool(annotation) -> bool:
+    return annotation is bool or bool in typing.get_args(annotation)
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    """Unknown keys, NaN and infinities are refused, and so is true/false for a number
+    (``epochs: true`` is not one epoch)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value, info):
+        field = cls.model_fields.get(info.field_name)
+        if field is None or _takes_bool(field.annotation):
+            return value
+        if isinstance(value, bool) or (isinstance(value, list)
+                                       and any(isinstance(v, bool) for v in value)):
+            raise ValueError(f"expected a number or a name, not {str(value).lower()}")
+        return value
 
 
 class DataConfig(_Strict):
@@ -111,14 +139,6 @@ class RunConfig(_Strict):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
-def _short_repr(value, limit: int = 60) -> str:
-    """``repr(value)`` cut to ``limit`` characters (a hostile value must not flood a message)."""
-    if isinstance(value, dict | list) and len(value) > 20:
-        return f"<{type(value).__name__} of {len(value)} items>"
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def format_errors(err: ValidationError) -> str:
     """Every problem of a config, one per line: ``location: message (got value)``."""
     lines = []
@@ -128,33 +148,34 @@ def format_errors(err: ValidationError) -> str:
         if e["type"] == "literal_error":
             allowed = e.get("ctx", {}).get("expected", "")
             leaf = str(e["loc"][-1]) if e["loc"] else "value"
-            lines.append(f"  {loc}: unknown {leaf} {_short_repr(got)}; allowed: "
+            lines.append(f"  {loc}: unknown {leaf} {short_repr(got)}; allowed: "
                          f"{allowed.replace(' or ', ', ')}")
             continue
-        extra = "" if isinstance(got, dict) else f" (got {_short_repr(got)})"
+        extra = "" if isinstance(got, dict) else f" (got {short_repr(got)})"
         lines.append(f"  {loc}: {e['msg']}{extra}")
     return f"{len(lines)} problem(s) in the configuration:\n" + "\n".join(lines)
 
 
 def parse_config(data: dict[str, Any] | None) -> RunConfig:
     """Validate a nested dict; raise InputError listing every problem at once."""
+    check_size(data, "the configuration")
     try:
         return RunConfig.model_validate(data or {})
     except ValidationError as e:
         raise InputError(format_errors(e)) from None
 
 
-def load_config(path: str | Path) -> RunConfig:
-    """Read and validate a YAML configuration file."""
+def load_config(path: str | Path, require_content: bool = False) -> RunConfig:
+    """Read and validate a YAML configuration file (bounded in size, nesting and aliases).
+
+    With ``require_content`` an empty file is refused instead of meaning "all defaults" (a run
+    folder's config must say what the run was).
+    """
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise InputError(f"cannot read config file {path}: {e.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise InputError(f"{path} is not valid YAML: {e}") from None
+    data = load_yaml(path, "config file")
+    if data is None and require_content:
+        raise InputError(f"{path} is empty; a run folder's config.yaml must hold the run's "
+                         f"configuration")
     if data is not None and not isinstance(data, dict):
         raise InputError(f"{path} must hold a mapping of sections, got {type(data).__name__}")
     return parse_config(data)

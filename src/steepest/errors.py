@@ -22,3 +22,11 @@ class DataError(SteepestError, OSError):
 
 class ChecksumError(DataError):
     """A downloaded or cached file does not match its published checksum."""
+
+
+class OutputError(SteepestError, OSError):
+    """A result cannot be written: a full disk, a read-only folder, a path that is a file."""
+
+
+class LockedError(InputError):
+    """Another process holds the output folder (its holder is named in the message)."""

@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from ._io import atomic_write_text, load_npz
+from ._lock import FolderLock
 from .build import RunData, RunPieces, build
 from .config import RunConfig, load_config
 from .errors import InputError
 from .nn import Model
 from .results import Result
-from .train import Trainer, TrainResult
+from .train import Notice, Trainer, TrainResult
 from .train.checkpoint import restore_buffers
 
 WEIGHTS = ("final", "best", "last")
@@ -32,25 +33,41 @@ def default_run_dir(cfg: RunConfig, root: str | Path = "runs") -> Path:
     return Path(root) / f"{cfg.data.name}-{cfg.optim.name}-{stamp}"
 
 
+def _notify(lock: FolderLock, on_event) -> None:
+    """Tell the caller about a stale lock taken over and temporaries cleaned."""
+    if on_event is None:
+        return
+    if lock.took_over:
+        on_event(Notice(lock.took_over))
+    if lock.cleaned:
+        on_event(Notice(f"removed {len(lock.cleaned)} temporary file(s) left by an interrupted "
+                        f"write in {lock.folder}"))
+
+
 def train_run(cfg: RunConfig, run_dir: str | Path | None = None, *, on_event=None,
               plots: bool = True, theta0=None, callbacks=None, figure_format: str = "png",
               dpi: int = 110) -> TrainResult:
     """Train the run described by ``cfg``; write everything into ``run_dir`` when given.
 
-    ``callbacks`` are extra trainer callbacks (see :mod:`steepest.train.callbacks`); the
-    run's plots are written as ``figure_format`` (png, svg or pdf) at ``dpi``.
+    The run folder is locked for the whole run (a second process asking for it stops with a
+    LockedError naming the holder). ``callbacks`` are extra trainer callbacks (see
+    :mod:`steepest.train.callbacks`); the run's plots are written as ``figure_format`` (png,
+    svg or pdf) at ``dpi``.
     """
-    pieces = build(cfg)
-    if run_dir is not None:
-        run_dir = Path(run_dir)
+    figures = (figure_format, dpi) if plots else None
+    if run_dir is None:
+        return _run(build(cfg), None, on_event=on_event, callbacks=callbacks, resume=False,
+                    theta0=theta0, figures=None)
+    run_dir = Path(run_dir)
+    with FolderLock(run_dir, "run folder") as lock:
+        _notify(lock, on_event)
         if (run_dir / "checkpoints" / "last.npz").exists():
             raise InputError(f"{run_dir} already holds a run; resume it with --resume "
                              f"or choose another --out")
-        run_dir.mkdir(parents=True, exist_ok=True)
+        pieces = build(cfg)
         atomic_write_text(run_dir / "config.yaml", cfg.to_yaml())
-    figures = (figure_format, dpi) if plots else None
-    return _run(pieces, run_dir, on_event=on_event, callbacks=callbacks, resume=False,
-                theta0=theta0, figures=figures)
+        return _run(pieces, run_dir, on_event=on_event, callbacks=callbacks, resume=False,
+                    theta0=theta0, figures=figures)
 
 
 def resume_run(run_dir: str | Path, *, on_event=None, plots: bool = True,
@@ -61,8 +78,10 @@ def resume_run(run_dir: str | Path, *, on_event=None, plots: bool = True,
     if not (run_dir / "checkpoints" / "last.npz").exists():
         raise InputError(f"{run_dir} has no checkpoint to resume from (checkpoints/last.npz)")
     figures = (figure_format, dpi) if plots else None
-    return _run(build(cfg), run_dir, on_event=on_event, callbacks=callbacks, resume=True,
-                figures=figures)
+    with FolderLock(run_dir, "run folder") as lock:
+        _notify(lock, on_event)
+        return _run(build(cfg), run_dir, on_event=on_event, callbacks=callbacks, resume=True,
+                    figures=figures)
 
 
 def _run(pieces: RunPieces, run_dir, *, on_event, callbacks, resume, theta0=None,
@@ -94,15 +113,18 @@ def save_run_plots(result: TrainResult, model: Model, data: RunData, out_dir: Pa
         linear = len(model.layout.select(("weight",))) == 1
     figures = plot_run(result.losses, result.history, first_layer_weights=weights,
                        image_shape=image_shape, classes=data.dataset.classes, linear=linear,
-                       steps_per_epoch=steps_per_epoch)
+                       steps_per_epoch=steps_per_epoch, diverged=result.status == "diverged")
     return save_figures(figures, out_dir, format=format, dpi=dpi)
 
 
 def load_run_config(run_dir: str | Path) -> RunConfig:
+    """The config of a run folder; an empty or damaged ``config.yaml`` is refused (a run must
+    never continue with default settings it did not have)."""
     run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").exists():
+    path = run_dir / "config.yaml"
+    if not path.exists():
         raise InputError(f"{run_dir} is not a run directory (no config.yaml)")
-    return load_config(run_dir / "config.yaml")
+    return load_config(path, require_content=True)
 
 
 @dataclass(frozen=True)

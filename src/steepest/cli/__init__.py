@@ -38,10 +38,24 @@ def version(as_json: JsonOpt = False):
 
 
 def main() -> None:
+    """The console script. Under ``--json`` a usage error (an option of the wrong type, an
+    unknown option) is a JSON object on stdout too, with its exit status."""
+    import sys
+
     # The only place that chooses a matplotlib backend: figures are written to files here,
     # and the library itself never picks one (notebooks keep theirs).
     os.environ.setdefault("MPLBACKEND", "Agg")
-    app()
+    if "--json" not in sys.argv[1:]:
+        app()
+        return
+    try:
+        code = app(standalone_mode=False)
+    except typer.TyperException as e:  # click's usage errors, as Typer raises them
+        emit_json({"error": e.format_message(), "exit_code": getattr(e, "exit_code", 2)})
+        code = getattr(e, "exit_code", 2)
+    except typer.Abort:
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

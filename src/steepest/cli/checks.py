@@ -16,6 +16,7 @@ from .common import (
     config_options,
     console,
     emit_json,
+    flag,
     sizes,
 )
 
@@ -75,7 +76,7 @@ def gradcheck(
     h: Annotated[float, typer.Option("--h", help="finite-difference step")] = 1e-5,
     tol: Annotated[float | None, typer.Option(
         "--tol", help="relative-error tolerance (default 1e-5 fast, 1e-6 otherwise)")] = None,
-    train: Annotated[bool, typer.Option("--train/--eval", help="mode of the model")] = True,
+    train: Annotated[bool, flag("--train/--eval", help="mode of the model")] = True,
     as_json: JsonOpt = False,
 ):
     """Check the analytic gradient of a model against finite differences, tensor by tensor.

@@ -13,14 +13,23 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import InputError, SteepestError
 from ..results import finite_or_none
 
+# Piped output keeps whole table rows: Rich would otherwise cut them at 80 columns.
 console = Console()
+if not console.is_terminal:
+    console.width = max(console.width, 200)
 err = Console(stderr=True, soft_wrap=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")]
+def flag(*decls, help: str = ""):
+    """A boolean option, shown without a type in the help (``--json``, not ``--json <bool>``)."""
+    return typer.Option(*decls, help=help, metavar="")
+
+
+JsonOpt = Annotated[bool, flag("--json", help="print one JSON object on stdout")]
 FormatOpt = Annotated[str, typer.Option("--format", help="figure format: png, svg or pdf")]
 DpiOpt = Annotated[int, typer.Option("--dpi", help="resolution of PNG figures")]
 
@@ -47,7 +56,7 @@ def boundary(fn):
             if kwargs.get("as_json"):
                 emit_json({"error": message, "exit_code": 2})
             else:
-                err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+                err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
             raise typer.Exit(2) from None
 
     return wrapper
@@ -110,10 +119,10 @@ class ConfigOption:
 
     def parameter(self) -> inspect.Parameter:
         if self.kind is bool:
-            decls = (f"{self.flags[0]}/--no-{self.flags[0][2:]}",)
+            option = typer.Option(f"{self.flags[0]}/--no-{self.flags[0][2:]}",
+                                  help=self.help_text(), show_default=False, metavar="")
         else:
-            decls = self.flags
-        option = typer.Option(*decls, help=self.help_text(), show_default=False)
+            option = typer.Option(*self.flags, help=self.help_text(), show_default=False)
         return inspect.Parameter(self.param, inspect.Parameter.KEYWORD_ONLY, default=None,
                                  annotation=Annotated[self.kind | None, option])
 

@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .common import JsonOpt, boundary, console, emit_json
+from .common import JsonOpt, boundary, console, emit_json, flag
 
 DATASET_NAMES = "digits, mnist, fashion-mnist, cifar10, spiral, blobs"
 DataDir = Annotated[Path | None, typer.Option("--data-dir",
@@ -49,7 +49,7 @@ def download(
     cache_dir: Annotated[Path | None, typer.Option(
         "--cache-dir", help="where to keep the files (default $STEEPEST_DATA or "
                             "~/.cache/steepest)")] = None,
-    force: Annotated[bool, typer.Option("--force", help="fetch again even if verified")] = False,
+    force: Annotated[bool, flag("--force", help="fetch again even if verified")] = False,
     as_json: JsonOpt = False,
 ):
     """Download a dataset's files from the public mirrors and verify their checksums."""

@@ -15,6 +15,7 @@ from .common import (
     check_format,
     console,
     emit_json,
+    flag,
     save_figures,
 )
 
@@ -109,11 +110,11 @@ def _summary_table(summary: dict, title: str) -> Table:
 @boundary
 def landscape(
     run_dir: RunDir,
-    line_: Annotated[bool, typer.Option("--line", help="a 1-D slice instead of a plane")] = False,
+    line_: Annotated[bool, flag("--line", help="a 1-D slice instead of a plane")] = False,
     interpolate: Annotated[str | None, typer.Option(
         "--interpolate", help="another run: the line from its weights to this run's; 'init': "
         "from this run's initial weights (rebuilt from its seed)")] = None,
-    path: Annotated[bool, typer.Option(
+    path: Annotated[bool, flag(
         "--path", help="the PCA plane of the run's kept path (train --keep-path-every)")] = False,
     weights: WeightsOpt = "final",
     grid: Annotated[int, typer.Option("--grid", help="points per axis")] = 51,
@@ -122,10 +123,10 @@ def landscape(
     split: SplitOpt = "train",
     subset: Annotated[int | None, typer.Option("--subset", help="rows (fixed seed)")] = None,
     norm: Annotated[str, typer.Option("--norm", help="filter, layer, model or none")] = "filter",
-    include_bias: Annotated[bool, typer.Option(
+    include_bias: Annotated[bool, flag(
         "--include-bias/--weights-only", help="move biases and BatchNorm parameters too")]
     = False,
-    orthogonal: Annotated[bool, typer.Option("--orthogonal", help="orthogonalize d2")] = False,
+    orthogonal: Annotated[bool, flag("--orthogonal", help="orthogonalize d2")] = False,
     seed: Annotated[int, typer.Option("--seed", help="seed of the directions")] = 0,
     workers: Annotated[int | None, typer.Option(
         "--workers", help="local worker processes (default: one per core)")] = None,
@@ -134,7 +135,7 @@ def landscape(
     scheduler: Annotated[str | None, typer.Option(
         "--scheduler", help="a Dask scheduler address, tcp://host:port")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="output folder")] = None,
-    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="draw the figures")] = True,
+    plots: Annotated[bool, flag("--plots/--no-plots", help="draw the figures")] = True,
     format: FormatOpt = "png",
     dpi: DpiOpt = 110,
     as_json: JsonOpt = False,
@@ -202,12 +203,12 @@ def _hessian_table(report, title: str, top: int) -> Table:
 def hessian(
     run_dir: RunDir,
     top: Annotated[int, typer.Option("--top", help="how many of the largest eigenvalues")] = 5,
-    trace: Annotated[bool, typer.Option("--trace", help="Hutchinson trace estimate")] = False,
+    trace: Annotated[bool, flag("--trace", help="Hutchinson trace estimate")] = False,
     samples: Annotated[int, typer.Option("--samples", help="trace probes")] = 50,
     weights: WeightsOpt = "final",
     split: SplitOpt = "train",
     subset: Annotated[int | None, typer.Option("--subset", help="rows (fixed seed)")] = 2000,
-    along_path: Annotated[bool, typer.Option(
+    along_path: Annotated[bool, flag(
         "--path", help="also along the run's kept path")] = False,
     seed: Annotated[int, typer.Option("--seed", help="seed of the probes and the rows")] = 0,
     as_json: JsonOpt = False,

@@ -19,6 +19,7 @@ from .common import (
     console,
     emit_json,
     err,
+    flag,
 )
 
 
@@ -83,7 +84,7 @@ def train(
     resume: Annotated[Path | None, typer.Option(
         "--resume", help="continue this run folder (its own config; other options ignored)")]
     = None,
-    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="draw the run's plots")]
+    plots: Annotated[bool, flag("--plots/--no-plots", help="draw the run's plots")]
     = True,
     format: FormatOpt = "png",
     dpi: DpiOpt = 110,

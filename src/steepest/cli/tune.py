@@ -16,6 +16,7 @@ from .common import (
     console,
     emit_json,
     err,
+    flag,
 )
 
 
@@ -115,7 +116,7 @@ def tune(
     heartbeat: Annotated[float, typer.Option(
         "--heartbeat", help="seconds between trial heartbeats (relational storages)")] = 30.0,
     out: Annotated[Path | None, typer.Option("--out", help="the study folder")] = None,
-    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="draw the study's plots")]
+    plots: Annotated[bool, flag("--plots/--no-plots", help="draw the study's plots")]
     = True,
     as_json: JsonOpt = False,
 ):

@@ -12,7 +12,7 @@ from .callbacks import (
     Validation,
     default_callbacks,
 )
-from .events import EpochEnded, RunEnded, RunStarted, StepEnded
+from .events import EpochEnded, Notice, RunEnded, RunStarted, StepEnded
 from .loop import Trainer, TrainResult
 from .monitors import activation_stats, evaluate, update_ratios
 from .settings import TrainSettings
@@ -20,7 +20,7 @@ from .state import Batch, RunState
 
 __all__ = [
     "Batch", "BestTracker", "Callback", "Checkpointer", "DivergenceGuard", "EpochEnded",
-    "EventForwarder", "Monitors", "PathKeeper", "RunEnded", "RunFiles", "RunStarted", "RunState",
-    "StepEnded", "TrainResult", "TrainSettings", "Trainer", "Validation", "activation_stats",
-    "default_callbacks", "evaluate", "update_ratios",
+    "EventForwarder", "Monitors", "Notice", "PathKeeper", "RunEnded", "RunFiles", "RunStarted",
+    "RunState", "StepEnded", "TrainResult", "TrainSettings", "Trainer", "Validation",
+    "activation_stats", "default_callbacks", "evaluate", "update_ratios",
 ]

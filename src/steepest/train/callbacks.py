@@ -86,6 +86,11 @@ class DivergenceGuard(Callback):
                                f"{state.epoch + 1}), more than {self.factor:g}x its first value "
                                f"{state.first_loss:.4g}{advice}")
 
+    def on_train_end(self, trainer, state):
+        if state.status == "diverged" and state.best_epoch is None:
+            state.message += ("; no epoch finished before it, so no weights were kept (a run "
+                              "folder gets no final.npz)")
+
 
 class Monitors(Callback):
     """Gradient norm and update-to-weight ratios every ``every`` steps (and at least once an
@@ -184,14 +189,25 @@ class PathKeeper(Callback):
 
 
 class Checkpointer(Callback):
-    """``checkpoints/last.npz`` every epoch and ``best.npz`` when the best improved; best is
-    written first, so last never points past best."""
+    """``checkpoints/last.npz`` every epoch, then ``best.npz`` when the best improved.
+
+    last is written first, so best is never ahead of last; a kill between the two leaves
+    last.npz saying that its own epoch is the best, and the resumed run writes best.npz from
+    it before its first step.
+    """
+
+    def on_run_start(self, trainer, state):
+        best = trainer.checkpoint_dir / "best.npz"
+        if state.best_epoch is not None and state.best_epoch == state.epoch:
+            saved = load_npz(best) if best.exists() else {}
+            if int(saved.get("epoch", -1)) != state.epoch:
+                save_best(best, state, trainer.objective)
 
     def on_epoch_end(self, trainer, state, row):
-        if state.best_epoch == state.epoch:
-            save_best(trainer.checkpoint_dir / "best.npz", state, trainer.objective)
         save_checkpoint(trainer.checkpoint_dir / "last.npz", state, trainer.objective,
                         trainer.optimizer)
+        if state.best_epoch == state.epoch:
+            save_best(trainer.checkpoint_dir / "best.npz", state, trainer.objective)
 
 
 def _cell(v) -> str:
@@ -216,13 +232,20 @@ class RunFiles(Callback):
 
     def on_result(self, trainer, state, result):
         self._tables(trainer, state)
-        atomic_savez(trainer.run_dir / "final.npz", theta=result.theta,
-                     buffers=buffers_of(trainer.objective),
-                     layout=json.dumps(trainer.objective.layout.to_dict()))
+        summary = result.to_dict()
+        if result.status == "diverged" and result.restored_epoch is None:
+            # no epoch finished before the blow-up: there are no weights worth keeping
+            summary["final_weights"] = None
+            (trainer.run_dir / "final.npz").unlink(missing_ok=True)
+        else:
+            summary["final_weights"] = "final.npz"
+            atomic_savez(trainer.run_dir / "final.npz", theta=result.theta,
+                         buffers=buffers_of(trainer.objective),
+                         layout=json.dumps(trainer.objective.layout.to_dict()))
         if result.path is not None:
             atomic_savez(trainer.run_dir / "path.npz", path=result.path,
                          steps=result.path_steps)
-        atomic_write_json(trainer.run_dir / "summary.json", result.to_dict())
+        atomic_write_json(trainer.run_dir / "summary.json", summary)
 
 
 class EventForwarder(Callback):

@@ -78,30 +78,87 @@ def _optional(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
-def load_checkpoint(path: Path, objective, optimizer, dtype, rng) -> RunState:
-    """The run state saved in ``path``; restores the objective's buffers and ``rng``."""
-    z = load_npz(path)
+def _field(z: dict, name: str, path: Path):
+    if name not in z:
+        raise DataError(f"{path} is not a steepest checkpoint: it has no {name!r} field")
+    return z[name]
+
+
+def _scalar(z: dict, name: str, path: Path, kind: str) -> float | int:
+    """A 0-d number field of a checkpoint (``kind``: "int" or "float")."""
+    a = np.asarray(_field(z, name, path))
+    ok = a.shape == () and (a.dtype.kind in "iu" if kind == "int" else a.dtype.kind in "iuf")
+    if not ok:
+        raise DataError(f"{path}: field {name!r} must be a single {kind}, got "
+                        f"{a.dtype} of shape {a.shape}")
+    return int(a) if kind == "int" else float(a)
+
+
+def _json_field(z: dict, name: str, path: Path, expected: type):
+    raw = _field(z, name, path)
     try:
-        theta = objective.layout.check(z["theta"], f"theta in {path}")
-        if theta.dtype != dtype:
-            raise InputError(f"{path} holds {theta.dtype} parameters, the run is {dtype}")
-        restore_buffers(objective, z["buffers"], path)
-        rng.bit_generator.state = json.loads(str(z["rng"]))
+        value = json.loads(str(raw))
+    except (json.JSONDecodeError, TypeError, ValueError):
+        raise DataError(f"{path}: field {name!r} is not valid JSON") from None
+    if not isinstance(value, expected):
+        raise DataError(f"{path}: field {name!r} must hold a JSON {expected.__name__}")
+    return value
+
+
+def _restore_rng(rng, state: dict, path: Path) -> None:
+    name = type(rng.bit_generator).__name__
+    if state.get("bit_generator") != name:
+        raise DataError(f"{path}: field 'rng' holds the state of a "
+                        f"{state.get('bit_generator')!r} generator, the run uses {name}")
+    try:
+        rng.bit_generator.state = state
+    except (TypeError, ValueError, KeyError) as e:
+        raise DataError(f"{path}: field 'rng' is not a valid {name} state ({e})") from None
+
+
+def _losses(z: dict, path: Path, step: int) -> list:
+    losses = np.asarray(_field(z, "losses", path))
+    if losses.ndim != 1 or losses.dtype.kind != "f":
+        raise DataError(f"{path}: field 'losses' must be a 1-D float vector, got "
+                        f"{losses.dtype} of shape {losses.shape}")
+    if losses.size != step:
+        raise DataError(f"{path}: field 'losses' holds {losses.size} losses for {step} steps")
+    return losses.tolist()
+
+
+def load_checkpoint(path: Path, objective, optimizer, dtype, rng, plan=None) -> RunState:
+    """The run state saved in ``path``; restores the objective's buffers and ``rng``.
+
+    Every field is checked and a damaged one is named; with the run's ``plan`` a checkpoint
+    whose step count does not match its epoch is refused.
+    """
+    z = load_npz(path)
+    theta = objective.layout.check(_field(z, "theta", path), f"theta in {path}")
+    if theta.dtype != dtype:
+        raise InputError(f"{path} holds {theta.dtype} parameters, the run is {dtype}")
+    epoch, step = _scalar(z, "epoch", path, "int"), _scalar(z, "step", path, "int")
+    if plan is not None and step != min(epoch * plan.steps_per_epoch, plan.total_steps):
+        raise DataError(f"{path}: step {step} does not match epoch {epoch} of this run "
+                        f"({plan.steps_per_epoch} steps per epoch); the checkpoint belongs to "
+                        f"another run or is damaged")
+    restore_buffers(objective, _field(z, "buffers", path), path)
+    _restore_rng(rng, _json_field(z, "rng", path, dict), path)
+    try:
         opt_state = optimizer.state_from_arrays(
             {k[4:]: v for k, v in z.items() if k.startswith("opt.")})
-        best_epoch = int(z["best_epoch"])
-        state = RunState(
-            theta=theta.copy(), opt_state=opt_state, rng=rng, epoch=int(z["epoch"]),
-            step=int(z["step"]), losses=z["losses"].tolist(),
-            history=json.loads(str(z["history"])),
-            best_metric=_optional(float(z["best_metric"])),
-            best_epoch=None if best_epoch < 0 else best_epoch,
-            bad_epochs=int(z["bad_epochs"]), first_loss=_optional(float(z["first_loss"])),
-            seconds=float(z["seconds"]),
-        )
-    except KeyError as e:
-        raise DataError(f"{path} is not a steepest checkpoint (missing {e})") from None
+    except InputError as e:
+        raise DataError(f"{path}: the optimizer state does not fit this run: {e}") from None
+    best_epoch = _scalar(z, "best_epoch", path, "int")
+    state = RunState(
+        theta=theta.copy(), opt_state=opt_state, rng=rng, epoch=epoch, step=step,
+        losses=_losses(z, path, step), history=_json_field(z, "history", path, list),
+        best_metric=_optional(_scalar(z, "best_metric", path, "float")),
+        best_epoch=None if best_epoch < 0 else best_epoch,
+        bad_epochs=_scalar(z, "bad_epochs", path, "int"),
+        first_loss=_optional(_scalar(z, "first_loss", path, "float")),
+        seconds=_scalar(z, "seconds", path, "float"),
+    )
     if "path" in z:
         state.path = list(z["path"])
-        state.path_steps = z["path_steps"].tolist()
+        state.path_steps = np.asarray(_field(z, "path_steps", path)).tolist()
     return state

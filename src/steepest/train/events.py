@@ -44,3 +44,11 @@ class RunEnded:
     """The run is over; ``result`` is its :class:`~steepest.train.loop.TrainResult`."""
 
     result: Any
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should know that is not an error (a stale lock taken over,
+    temporary files of a killed run cleaned up)."""
+
+    message: str

@@ -163,7 +163,7 @@ class Trainer:
         if self.run_dir is None:
             raise InputError("resume needs a run directory")
         return load_checkpoint(self.checkpoint_dir / "last.npz", self.objective, self.optimizer,
-                               self.dtype, np.random.default_rng(self.settings.seed))
+                               self.dtype, np.random.default_rng(self.settings.seed), self.plan)
 
     def _epoch(self, state: RunState) -> None:
         obj, opt, plan = self.objective, self.optimizer, self.plan

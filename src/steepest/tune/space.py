@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from ..config import field_of, parse_config, set_values
+from .._bounded import check_size, load_yaml, short_repr
 from ..errors import InputError
 
 _FIELDS = {"type", "low", "high", "log", "step", "choices", "grid"}
@@ -155,16 +155,17 @@ def parse_space(data: dict, base: dict | None = None) -> SearchSpace:
     if not isinstance(data, dict) or not data:
         raise InputError("the search space must be a non-empty mapping of config paths to "
                          "parameter declarations")
+    check_size(data, "the search space")
     problems, params = [], []
     for name, spec in data.items():
-        where = f"  {name}:"
+        where = f"  {short_repr(name)}:"
         if not isinstance(name, str) or field_of(name) is None:
             problems.append(f"{where} not a key of the run configuration (use dotted paths such "
                             f"as optim.lr, model.reg, train.batch_size)")
             continue
         if not isinstance(spec, dict):
             problems.append(f"{where} must be a mapping like {{low: 1e-4, high: 1e-1, log: true}}"
-                            f" or {{choices: [...]}}, got {spec!r}")
+                            f" or {{choices: [...]}}, got {short_repr(spec)}")
             continue
         unknown = sorted(set(spec) - _FIELDS)
         if unknown:
@@ -173,16 +174,18 @@ def parse_space(data: dict, base: dict | None = None) -> SearchSpace:
             continue
         kind = spec.get("type", "categorical" if "choices" in spec else "float")
         if kind not in ("float", "int", "categorical"):
-            problems.append(f"{where} type must be float, int or categorical, got {kind!r}")
+            problems.append(f"{where} type must be float, int or categorical, got "
+                            f"{short_repr(kind)}")
             continue
         grid = spec.get("grid", 5)
         if not isinstance(grid, int) or grid < 2:
-            problems.append(f"{where} grid must be an integer >= 2, got {grid!r}")
+            problems.append(f"{where} grid must be an integer >= 2, got {short_repr(grid)}")
             continue
         if kind == "categorical":
             choices = spec.get("choices")
             if not isinstance(choices, list) or not choices:
-                problems.append(f"{where} choices must be a non-empty list, got {choices!r}")
+                problems.append(f"{where} choices must be a non-empty list, got "
+                            f"{short_repr(choices)}")
                 continue
             params.append(Param(name, kind, choices=tuple(choices), grid=grid))
             continue
@@ -191,7 +194,7 @@ def parse_space(data: dict, base: dict | None = None) -> SearchSpace:
                if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)]
         if bad:
             problems.append(f"{where} {' and '.join(bad)} must be finite numbers "
-                            f"(got low={low!r}, high={high!r})")
+                            f"(got low={short_repr(low)}, high={short_repr(high)})")
             continue
         if kind == "int" and (low != int(low) or high != int(high)):
             problems.append(f"{where} an int range needs integer bounds, got {low}..{high}")
@@ -200,7 +203,7 @@ def parse_space(data: dict, base: dict | None = None) -> SearchSpace:
             problems.append(f"{where} low must be below high, got low={low} >= high={high}")
             continue
         if not isinstance(log, bool):
-            problems.append(f"{where} log must be true or false, got {log!r}")
+            problems.append(f"{where} log must be true or false, got {short_repr(log)}")
             continue
         if log and low <= 0:
             problems.append(f"{where} a log range must be positive, got low={low} (it touches or"
@@ -216,7 +219,7 @@ def parse_space(data: dict, base: dict | None = None) -> SearchSpace:
                     parse_config(set_values(base, {p.name: v}))
                 except InputError as e:
                     detail = str(e).splitlines()[-1].strip()
-                    problems.append(f"  {p.name}: the value {v!r} is not a valid config value "
+                    problems.append(f"  {p.name}: the value {short_repr(v)} is not a valid config value "
                                     f"({detail})")
     if problems:
         raise InputError(f"{len(problems)} problem(s) in the search space:\n"
@@ -225,11 +228,5 @@ def parse_space(data: dict, base: dict | None = None) -> SearchSpace:
 
 
 def load_space(path: str | Path, base: dict | None = None) -> SearchSpace:
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as e:
-        raise InputError(f"cannot read the search space {path}: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise InputError(f"{path} is not valid YAML: {e}") from None
-    return parse_space(data, base)
+    """Read a search space from YAML (bounded in size, nesting and aliases) and validate it."""
+    return parse_space(load_yaml(path, "search space"), base)

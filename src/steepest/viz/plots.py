@@ -79,16 +79,33 @@ def smooth(values, weight: float = 0.9) -> np.ndarray:
 
 
 def plot_loss(losses, steps_per_epoch: int | None = None, title: str = "training loss", *,
-              ax=None) -> Figure:
-    """Mini-batch loss per step (raw, faint) and smoothed; log scale when it spans decades."""
+              diverged: bool = False, ax=None) -> Figure:
+    """Mini-batch loss per step (raw, faint) and smoothed; log scale when it spans decades.
+
+    Non-finite losses (inf, NaN) are drawn as red crosses along the top edge; with
+    ``diverged`` the last step (the one that tripped the divergence detector) is marked. Short
+    runs get a marker on every step, so a run that blew up after two steps is still visible.
+    """
+    from matplotlib.transforms import blended_transform_factory
+
     losses = np.asarray(losses, dtype=np.float64)
     fig, ax = figure_and_axes(ax, (7, 4))
     steps = np.arange(1, losses.size + 1)
-    ax.plot(steps, losses, color="tab:blue", alpha=0.25, lw=0.8, label="mini-batch loss")
-    if losses.size:
-        ax.plot(steps, smooth(losses, 0.98 if losses.size > 500 else 0.9), color="tab:blue",
-                lw=1.8, label="smoothed")
-    finite = losses[np.isfinite(losses) & (losses > 0)]
+    ok = np.isfinite(losses)
+    marker = "o" if losses.size < 50 else None
+    ax.plot(steps[ok], losses[ok], color="tab:blue", alpha=0.25 if marker is None else 0.8,
+            lw=0.8, marker=marker, ms=4, label="mini-batch loss")
+    if ok.sum() > 1:
+        ax.plot(steps[ok], smooth(losses[ok], 0.98 if losses.size > 500 else 0.9),
+                color="tab:blue", lw=1.8, label="smoothed")
+    top = blended_transform_factory(ax.transData, ax.transAxes)
+    if (~ok).any():
+        ax.plot(steps[~ok], np.full((~ok).sum(), 0.97), "x", color="tab:red", ms=9, mew=2,
+                transform=top, label="loss not finite (inf or NaN)")
+    if diverged and losses.size:
+        ax.axvline(losses.size, color="tab:red", ls="--", lw=1,
+                   label=f"divergence detected (step {losses.size})")
+    finite = losses[ok & (losses > 0)]
     if finite.size and finite.max() / finite.min() > 30:
         ax.set_yscale("log")
     ax.set_xlabel("step" + (f" ({steps_per_epoch} per epoch)" if steps_per_epoch else ""))
@@ -130,17 +147,19 @@ def plot_update_ratios(history: list[dict], *, ax=None) -> Figure:
     return fig
 
 
-def plot_weight_tiles(W, image_shape, titles=None, max_tiles: int = 64,
+def plot_weight_tiles(W, image_shape, titles=None, max_tiles: int = 100,
                       title: str = "first-layer weights") -> Figure:
     """Each column of ``W`` (one unit's incoming weights) drawn as an image of ``image_shape``.
 
     For a linear classifier these are the class templates. Each tile is min-max scaled alone.
+    At most ``max_tiles`` units are drawn, and the title then says how many of how many.
     """
     W = np.asarray(W, dtype=np.float64)
-    k = min(W.shape[1], max_tiles)
+    n_units = W.shape[1]
+    k = min(n_units, max_tiles)
     cols = int(np.ceil(np.sqrt(k)))
     rows = int(np.ceil(k / cols))
-    fig = Figure(figsize=(1.4 * cols, 1.5 * rows))
+    fig = Figure(figsize=(1.2 * cols, 1.2 * rows + 0.5), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
     for i, ax in enumerate(axes.ravel()):
         ax.axis("off")
@@ -152,13 +171,14 @@ def plot_weight_tiles(W, image_shape, titles=None, max_tiles: int = 64,
         ax.imshow(tile, cmap=None if tile.ndim == 3 else "gray", interpolation="nearest")
         if titles is not None:
             ax.set_title(str(titles[i]), fontsize=8)
-    fig.suptitle(title)
+    shown = f"all {n_units} units" if k == n_units else f"the first {k} of {n_units} units"
+    fig.suptitle(f"{title} ({shown})")
     return fig
 
 
 def plot_run(losses, history: list[dict], *, first_layer_weights=None, image_shape=None,
-             classes=None, linear: bool = False, steps_per_epoch: int | None = None
-             ) -> dict[str, Figure]:
+             classes=None, linear: bool = False, steps_per_epoch: int | None = None,
+             diverged: bool = False) -> dict[str, Figure]:
     """The standard plots of a finished run, keyed by file stem.
 
     ``loss`` always; ``accuracy`` and ``update_ratios`` when ``history`` has epochs;
@@ -166,7 +186,7 @@ def plot_run(losses, history: list[dict], *, first_layer_weights=None, image_sha
     ``image_shape`` holds n_features values: each column drawn as an image, titled with
     ``classes`` and called class templates when ``linear`` (the model is one linear layer).
     """
-    out = {"loss": plot_loss(losses, steps_per_epoch)}
+    out = {"loss": plot_loss(losses, steps_per_epoch, diverged=diverged)}
     if history:
         out["accuracy"] = plot_accuracy(history)
         out["update_ratios"] = plot_update_ratios(history)
