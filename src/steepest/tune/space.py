@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from ..config import field_of, parse_config, set_values
 from .._bounded import check_size, load_yaml, short_repr
+from ..config import field_of, parse_config, set_values
 from ..errors import InputError
 
 _FIELDS = {"type", "low", "high", "log", "step", "choices", "grid"}
