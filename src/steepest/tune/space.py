@@ -219,8 +219,8 @@ def parse_space(data: dict, base: dict | None = None) -> SearchSpace:
                     parse_config(set_values(base, {p.name: v}))
                 except InputError as e:
                     detail = str(e).splitlines()[-1].strip()
-                    problems.append(f"  {p.name}: the value {short_repr(v)} is not a valid config value "
-                                    f"({detail})")
+                    problems.append(f"  {p.name}: the value {short_repr(v)} is not a valid "
+                                    f"config value ({detail})")
     if problems:
         raise InputError(f"{len(problems)} problem(s) in the search space:\n"
                          + "\n".join(problems))
