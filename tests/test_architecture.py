@@ -152,8 +152,20 @@ def test_one_run_plan_for_every_counter():
     full = RunPlan.make(250, 64, epochs=3, full_batch=True)
     assert full.batch_size == 250 and full.steps_per_epoch == 1 and full.total_steps == 3
     assert RunPlan.make(250, 64, iterations=10).total_epochs == 3
+    # a one-row remainder joins the last batch (BatchNorm cannot normalize a single row)
+    merged = RunPlan.make(129, 64, epochs=1)
+    assert merged.steps_per_epoch == 2
+    assert [len(b) for b in merged.epoch_batches(rng)] == [64, 65]
     with pytest.raises(InputError, match="warmup"):
         plan.steps(float("inf"), "warmup")
+
+
+def test_batchnorm_survives_a_last_batch_of_one_row():
+    X, y = make_spiral(n_per_class=43, n_classes=3, seed=0)  # 129 rows: 2 x 64 + 1
+    model = steepest.mlp([2, 8, 3], batchnorm=True)
+    settings = TrainSettings(epochs=2, batch_size=64, dtype="float64")
+    result = Trainer(model, SGD(lr=0.1), X, y, X[:20], y[:20], settings).run()
+    assert result.status == "completed" and result.steps == 4
 
 
 def test_sampling_with_replacement_has_no_empty_epochs():

@@ -61,8 +61,9 @@ def features(X, name: str = "X", *, n_features: int | None = None) -> np.ndarray
         raise InputError(f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}")
     if X.shape[0] == 0:
         raise InputError(f"{name} has no rows (shape {X.shape})")
-    if not np.issubdtype(X.dtype, np.number):
-        raise InputError(f"{name} must be numeric, got dtype {X.dtype}")
+    if X.dtype.kind not in "iuf":
+        raise InputError(f"{name} must hold real numbers (integer or float), got dtype "
+                         f"{X.dtype}")
     if n_features is not None and X.shape[1] != n_features:
         raise InputError(
             f"{name} has {X.shape[1]} features per row but the model expects {n_features}"
@@ -90,3 +91,23 @@ def labels(y, n_rows: int, n_classes: int, name: str = "y") -> np.ndarray:
         bad = y[(y < 0) | (y >= n_classes)][0]
         raise InputError(f"{name} contains label {bad}; labels must be in [0, {n_classes})")
     return y
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux ``MemAvailable``), or None."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def fits_in_memory(nbytes: float, what: str) -> None:
+    """Refuse a request whose estimated memory exceeds what the machine has available."""
+    free = available_memory()
+    if free is not None and nbytes > free:
+        raise InputError(f"{what} needs about {nbytes / 2**30:,.1f} GiB of memory; this machine "
+                         f"has {free / 2**30:,.1f} GiB available")

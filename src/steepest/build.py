@@ -65,7 +65,18 @@ def build_data(cfg: RunConfig) -> RunData:
 
 
 def build_model(cfg: RunConfig, n_features: int, n_classes: int) -> Model:
+    """The MLP of the config, after checking that training it fits in memory."""
+    from ._validate import fits_in_memory
+
     m = cfg.model
+    widths = [n_features, *(h * (2 if m.activation == "maxout" else 1)  # mlp: maxout_k=2
+                             for h in m.hidden), n_classes]
+    n_params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+    # theta, its gradient, the optimizer's state and scratch, the best copy: about 8 vectors,
+    # and the activations of one batch
+    batch = cfg.train.batch_size
+    fits_in_memory(8.0 * 8 * n_params + 8.0 * 4 * batch * sum(widths),
+                   f"a model of {n_params:,} parameters (layers {'-'.join(map(str, widths))})")
     return mlp([n_features, *m.hidden, n_classes], activation=m.activation,
                batchnorm=m.batchnorm, dropout=m.dropout, loss=m.loss, reg=m.reg,
                regularizer=m.regularizer, init=m.init, margin=m.margin, hinge=m.hinge,

@@ -5,7 +5,9 @@ epoch-based config, the plots) reads one :class:`RunPlan`, so they cannot disagr
 
 - Full-batch gradient descent uses every training row in each step: one step per epoch.
 - Mini-batches without replacement: one permutation per epoch cut into ``ceil(n / B)`` batches
-  (the last one smaller when ``B`` does not divide ``n``).
+  (the last one smaller when ``B`` does not divide ``n``). A last batch of a single row is
+  merged into the one before it (``B + 1`` rows): one row is a useless gradient estimate, and
+  BatchNorm cannot normalize it, so the run would fail at the end of its first epoch.
 - Mini-batches with replacement (the CS231n solver's sampling): ``ceil(n / B)`` batches of
   exactly ``B`` rows drawn uniformly, so an epoch is the same number of steps either way.
 - ``iterations`` (total steps), when given, overrides ``epochs``; the last epoch may then be
@@ -43,6 +45,8 @@ class RunPlan:
         batch = n_train if full_batch else min(checks.positive_int(batch_size, "batch_size"),
                                                n_train)
         steps_per_epoch = math.ceil(n_train / batch)
+        if not (full_batch or replace) and n_train % batch == 1 and n_train > batch:
+            steps_per_epoch -= 1  # the one-row remainder joins the last full batch
         if iterations is not None:
             total = checks.positive_int(iterations, "iterations")
         else:
@@ -69,10 +73,28 @@ class RunPlan:
         """The row indices of the ``steps_per_epoch`` batches of one epoch."""
         if self.full_batch:
             return iter([np.arange(self.n_train)])
-        return batch_indices(self.n_train, self.batch_size, rng, replace=self.replace)
+        batches = batch_indices(self.n_train, self.batch_size, rng, replace=self.replace)
+        if not self.replace and self.n_train % self.batch_size == 1 \
+                and self.n_train > self.batch_size:
+            return _merge_last(batches)
+        return batches
 
     def to_dict(self) -> dict:
         return {"n_train": self.n_train, "batch_size": self.batch_size,
                 "full_batch": self.full_batch, "replace": self.replace,
                 "steps_per_epoch": self.steps_per_epoch, "total_steps": self.total_steps,
                 "total_epochs": self.total_epochs}
+
+
+def _merge_last(batches: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    """The batches with a one-row last batch appended to the one before it."""
+    previous = None
+    for batch in batches:
+        if previous is not None:
+            if batch.size == 1:
+                yield np.concatenate([previous, batch])
+                return
+            yield previous
+        previous = batch
+    if previous is not None:
+        yield previous

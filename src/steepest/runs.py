@@ -137,6 +137,7 @@ class LoadedRun(Result):
     data: RunData
     model: Model
     theta: np.ndarray
+    step: int | None = None  # the training step these weights are from (None if unknown)
 
     _omit = ("data", "model", "theta")
 
@@ -167,7 +168,26 @@ def load_run(run_dir: str | Path, which: str = "final") -> LoadedRun:
         restore_buffers(model, z["buffers"], path)
     except KeyError as e:
         raise InputError(f"{path} is not a steepest weights file (missing {e})") from None
-    return LoadedRun(run_dir, which, cfg, pieces.data, model, np.asarray(theta))
+    return LoadedRun(run_dir, which, cfg, pieces.data, model, np.asarray(theta),
+                     _weights_step(run_dir, which, z))
+
+
+def _weights_step(run_dir: Path, which: str, weights: dict) -> int | None:
+    """The training step of a run's final, best or last weights, from its own records."""
+    if which == "last":
+        return int(weights["step"]) if "step" in weights else None
+    last = run_dir / "checkpoints" / "last.npz"
+    try:
+        history = json.loads(str(load_npz(last)["history"])) if last.exists() else []
+        summary = read_summary(run_dir) if which == "final" else {}
+    except (KeyError, ValueError, OSError):
+        return None
+    epoch = int(weights["epoch"]) if which == "best" and "epoch" in weights else (
+        summary.get("restored_epoch") or summary.get("epochs"))
+    steps = {row.get("epoch"): row.get("step") for row in history if isinstance(row, dict)}
+    if which == "final" and summary.get("restored_epoch") is None:
+        return summary.get("steps")
+    return steps.get(epoch)
 
 
 def read_summary(run_dir: str | Path) -> dict:

@@ -139,35 +139,61 @@ def run_trajectory(fn: Function2D, optimizer, steps: int = 200, name: str = "",
     return Trajectory(name or type(optimizer).__name__, np.array(pts), np.array(vals), diverged)
 
 
+_STYLES = [("#0072B2", "o", "-"), ("#D55E00", "s", "--"), ("#009E73", "^", "-."),
+           ("#CC79A7", "D", ":"), ("#E69F00", "v", "-"), ("#56B4E9", "P", "--"),
+           ("#000000", "X", "-."), ("#F0E442", "*", ":")]
+
+
+def _label(t: Trajectory) -> str:
+    rate = t.meta.get("lr")
+    return (t.optimizer + (f" (lr {rate:g})" if rate is not None else "")
+            + (" (diverged)" if t.diverged else ""))
+
+
 def plot_trajectories(fn: Function2D, trajectories: list[Trajectory], *, title=None, ax=None):
-    """Paths drawn over the contour plot of ``fn`` (log-spaced levels); returns the Figure.
+    """Paths drawn over the contour plot of ``fn`` (log-spaced levels) and, without ``ax``, a
+    second panel of the value against the step; returns the Figure.
 
-    Drawn without pyplot and written nowhere (save it with :func:`steepest.viz.save_figure`);
-    ``ax`` draws into an axes of your own.
+    Every rule has its own colour (colour-blind safe), marker and line style, so paths that
+    overlap stay visible; the legend gives each rule's rate. Drawn without pyplot and written
+    nowhere (save it with :func:`steepest.viz.save_figure`).
     """
-    from .viz import figure_and_axes
+    from .viz import new_figure
 
+    if ax is None:
+        fig = new_figure((12, 5.2))
+        ax, ax_loss = fig.subplots(1, 2, width_ratios=[1.15, 1])
+    else:
+        fig, ax_loss = ax.figure, None
     x0, x1, y0, y1 = fn.window
     X, Y = np.meshgrid(np.linspace(x0, x1, 300), np.linspace(y0, y1, 300))
     Z = fn.value_grid(X, Y)
-    fig, ax = figure_and_axes(ax, (7, 5.5))
     if fn.name == "saddle":
-        ax.contour(X, Y, Z, levels=25, cmap="viridis", linewidths=0.8)
+        ax.contour(X, Y, Z, levels=25, cmap="Greys", linewidths=0.7)
     else:
         zmin = max(Z.min(), 0) + 1e-3
-        levels = np.logspace(np.log10(zmin), np.log10(Z.max()), 25)
-        ax.contour(X, Y, Z, levels=levels, cmap="viridis", linewidths=0.8)
-    for t in trajectories:
-        ax.plot(t.points[:, 0], t.points[:, 1], "-", lw=1.6, marker=".", ms=3,
-                label=t.optimizer + (" (diverged)" if t.diverged else ""))
+        ax.contour(X, Y, Z, levels=np.logspace(np.log10(zmin), np.log10(Z.max()), 25),
+                   cmap="Greys", linewidths=0.7)
+    for i, t in enumerate(trajectories):
+        color, marker, ls = _STYLES[i % len(_STYLES)]
+        every = max(1, len(t.points) // 12)
+        ax.plot(t.points[:, 0], t.points[:, 1], ls=ls, lw=1.6, color=color, marker=marker,
+                ms=5, markevery=every, label=_label(t), zorder=3 + len(trajectories) - i)
+        if ax_loss is not None:
+            ax_loss.plot(np.arange(len(t.values)), t.values, ls=ls, color=color, marker=marker,
+                         ms=4, markevery=every, label=_label(t))
     for m in fn.minima:
-        ax.plot(*m, "k*", ms=12)
-    ax.plot(*fn.start, "ko", ms=6)
-    ax.set_xlim(x0, x1)
-    ax.set_ylim(y0, y1)
+        ax.plot(*m, "k*", ms=12, zorder=10)
+    ax.plot(*fn.start, "ko", ms=6, zorder=10)
+    ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel="x", ylabel="y")
     label = f"{fn.name}" + (f" (condition number {fn.kappa:g})" if fn.name == "quadratic" else "")
-    ax.set_title(title or label)
+    ax.set_title(title or f"paths on {label} (start: black dot)")
     ax.legend(fontsize=8, loc="best")
+    if ax_loss is not None:
+        ax_loss.set(xlabel="step", ylabel="f(x, y)", title="value against step")
+        if all(np.all(t.values > 0) for t in trajectories):
+            ax_loss.set_yscale("log")
+        ax_loss.grid(alpha=0.3, which="both")
     return fig
 
 
@@ -238,6 +264,7 @@ def compare_on(function: str, names: list[str], steps: int = 100, kappa: float =
             raise InputError(f"unknown optimizer {name!r} for trajectories; allowed: "
                              f"{', '.join(DEFAULT_LR[function])}")
         t = run_trajectory(fn, make_optimizer(name, lr=rate), steps, name=name)
+        t.meta["lr"] = rate
         trajs.append(t)
         rows.append(_summary(fn, t, rate, tol))
     return TrajectoryComparison(fn, tuple(trajs), tuple(rows))

@@ -20,6 +20,7 @@ from .common import (
     config_options,
     console,
     emit_json,
+    flag,
     parse_list,
     save_figures,
 )
@@ -179,8 +180,9 @@ def trajectories(
     kappa: Annotated[float, typer.Option("--kappa", help="quadratic's condition number")] = 50.0,
     lr: Annotated[float | None, typer.Option("--lr", help="one rate for all rules")] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="the figure to write (default runs/trajectories-<function>.<format>)")]
-    = None,
+        "--out", help="the figure to write (default runs/trajectories-<function>-<steps>."
+                      "<format>)")] = None,
+    force: Annotated[bool, flag("--force", help="replace an existing figure")] = False,
     format: FormatOpt = "png",
     dpi: DpiOpt = 110,
     as_json: JsonOpt = False,
@@ -192,7 +194,13 @@ def trajectories(
     check_format(format, dpi)
     names = parse_list(optimizers, str, "--optimizers")
     result = compare_on(function, names, steps=steps, kappa=kappa, lr=lr)
-    out = out or Path("runs") / f"trajectories-{function}.{format}"
+    kappa_part = f"-kappa{kappa:g}" if function == "quadratic" else ""
+    out = out or Path("runs") / f"trajectories-{function}{kappa_part}-{steps}.{format}"
+    if out.is_dir():
+        raise typer.BadParameter(f"--out {out} is a folder; give the figure's file name")
+    if out.exists() and not force:
+        raise typer.BadParameter(f"{out} exists; choose another --out or pass --force to "
+                                 f"replace it")
     save_figure(result.plot(), out, dpi=dpi)
     if as_json:
         emit_json({**result.to_dict(), "plot": str(out)})

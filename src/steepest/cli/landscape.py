@@ -72,9 +72,27 @@ def _start_of(run, interpolate: str):
     return other.theta, interpolate
 
 
+def _kept_path(run):
+    """``(points, steps)``: the run's kept path up to the analysed weights, ending at them (so
+    the projected path ends at the origin of the plane)."""
+    from .._io import load_npz
+
+    path_file = run.run_dir / "path.npz"
+    if not path_file.exists():
+        raise typer.BadParameter(f"{run.run_dir} kept no path; train with --keep-path-every N "
+                                 f"first")
+    kept = load_npz(path_file)
+    points, steps = kept["path"], np.asarray(kept["steps"])
+    if run.step is not None:
+        points, steps = points[steps <= run.step], steps[steps <= run.step]
+    if not len(points) or not np.array_equal(points[-1], run.theta):
+        points = np.concatenate([points, run.theta[None].astype(points.dtype)])
+        steps = np.append(steps, -1 if run.step is None else run.step)
+    return points, steps.astype(int).tolist()
+
+
 def _surface(run, kind, X, y, grid, span, norm, include_bias, orthogonal, seed, kw):
     from .. import landscape as slices
-    from .._io import load_npz
 
     model, theta = run.model, run.theta
     if kind == "plane":
@@ -84,17 +102,63 @@ def _surface(run, kind, X, y, grid, span, norm, include_bias, orthogonal, seed, 
         return slices.line(model, theta, X, y, grid, parse_span(span, (-1.0, 1.0)), norm,
                            include_bias, seed, **kw)
     if kind == "path":
-        path_file = run.run_dir / "path.npz"
-        if not path_file.exists():
-            raise typer.BadParameter(f"{run.run_dir} kept no path; train with "
-                                     f"--keep-path-every N first")
-        kept = load_npz(path_file)["path"]
-        return slices.path_plane(model, kept, theta, X, y, grid,
+        return slices.path_plane(model, _kept_path(run)[0], theta, X, y, grid,
                                  None if span is None else parse_span(span, (-1, 1)), **kw)
     start, origin = kw.pop("start")
     surf = slices.interpolation(model, start, theta, X, y, grid,
                                 parse_span(span, (-0.5, 1.5)), **kw)
     return surf.with_meta(**{"from": origin})
+
+
+def output_name(kind, split, grid, weights, norm, seed, subset, include_bias, orthogonal,
+                interpolate) -> str:
+    """A surface folder's name says what it holds."""
+    parts = [kind, split, str(grid)]
+    if kind in ("plane", "line"):
+        parts += [norm, f"seed{seed}"] + (["bias"] if include_bias else [])
+        parts += ["orthogonal"] if orthogonal and kind == "plane" else []
+    if kind == "interpolation":
+        parts.append("from-init" if interpolate == "init" else f"from-{Path(interpolate).name}")
+    if subset is not None:
+        parts.append(f"n{subset}")
+    if weights != "final":
+        parts.append(weights)
+    return "-".join(parts)
+
+
+def claim_output(out: Path, settings: dict, force: bool) -> None:
+    """Refuse to write over a surface made with other settings (unless ``force``)."""
+    import json
+
+    from .._io import atomic_write_json
+
+    file = out / "settings.json"
+    if file.exists() and not force:
+        try:
+            old = json.loads(file.read_text())
+        except (OSError, ValueError):
+            old = None
+        if old != settings:
+            changed = sorted(k for k in settings if not isinstance(old, dict)
+                             or old.get(k) != settings[k])
+            raise typer.BadParameter(f"{out} holds a surface made with other settings "
+                                     f"({', '.join(changed) or 'unreadable settings.json'}); "
+                                     f"choose another --out or pass --force to replace it")
+    atomic_write_json(out / "settings.json", settings)
+
+
+def _check_landscape_options(grid, seed, workers, memory_mb):
+    from .._validate import fits_in_memory
+
+    if seed < 0:
+        raise typer.BadParameter(f"--seed must be a non-negative integer, got {seed}")
+    if workers is not None and workers < 1:
+        raise typer.BadParameter(f"--workers must be at least 1 (or left out for one per "
+                                 f"core), got {workers}")
+    if not memory_mb > 0 or memory_mb == float("inf"):
+        raise typer.BadParameter(f"--memory-mb must be a positive number, got {memory_mb:g}")
+    if grid >= 2:
+        fits_in_memory(64.0 * grid * grid, f"a {grid}x{grid} grid ({grid * grid:,} points)")
 
 
 def _summary_table(summary: dict, title: str) -> Table:
@@ -134,36 +198,49 @@ def landscape(
         "--memory-mb", help="memory budget of one evaluation chunk")] = 256.0,
     scheduler: Annotated[str | None, typer.Option(
         "--scheduler", help="a Dask scheduler address, tcp://host:port")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="output folder")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="output folder (default: under the run, named after the settings)")]
+    = None,
+    force: Annotated[bool, flag("--force", help="replace a surface made with other settings")]
+    = False,
     plots: Annotated[bool, flag("--plots/--no-plots", help="draw the figures")] = True,
     format: FormatOpt = "png",
     dpi: DpiOpt = 110,
     as_json: JsonOpt = False,
 ):
     """Slice the loss landscape around a run's weights (a 2-D plane by default)."""
+    from .._lock import FolderLock
     from ..runs import load_run
     from .train import progress_bar
 
     check_format(format, dpi)
     if sum([line_, interpolate is not None, path]) > 1:
         raise typer.BadParameter("choose one of --line, --interpolate and --path")
-    if memory_mb <= 0:
-        raise typer.BadParameter(f"--memory-mb must be positive, got {memory_mb:g}")
+    _check_landscape_options(grid, seed, workers, memory_mb)
     run = load_run(run_dir, weights)
     X, y = split_rows(run.data, split, subset, seed)
     kind = "line" if line_ else "interpolation" if interpolate else "path" if path else "plane"
-    out = out or run_dir / "landscape" / f"{kind}-{split}-{grid}"
+    settings = dict(kind=kind, split=split, grid=grid, span=span, weights=weights, norm=norm,
+                    seed=seed, subset=subset, include_bias=include_bias, orthogonal=orthogonal,
+                    interpolate=interpolate)
+    out = out or run_dir / "landscape" / output_name(kind, split, grid, weights, norm, seed,
+                                                     subset, include_bias, orthogonal,
+                                                     interpolate)
     progress = progress_bar(disable=as_json)
     kw = dict(workers=workers, scheduler=scheduler, on_progress=_points_bar(progress),
               partial=out / "surface.partial.npz", memory_mb=memory_mb)
     if kind == "interpolation":
         kw["start"] = _start_of(run, interpolate)
-    with progress:
-        surf = _surface(run, kind, X, y, grid, span, norm, include_bias, orthogonal, seed, kw)
-    surf = surf.with_meta(run_dir=str(run_dir), split=split, subset=subset, weights=weights)
-    surf.save(out / "surface.npz")
-    (out / "surface.partial.npz").unlink(missing_ok=True)
-    written = save_figures(surf.figures(), out, format, dpi) if plots else []
+    with FolderLock(out, "surface folder"):
+        claim_output(out, settings, force)
+        with progress:
+            surf = _surface(run, kind, X, y, grid, span, norm, include_bias, orthogonal, seed,
+                            kw)
+        surf = surf.with_meta(run_dir=str(run_dir), split=split, subset=subset,
+                              weights=weights)
+        surf.save(out / "surface.npz")
+        (out / "surface.partial.npz").unlink(missing_ok=True)
+        written = save_figures(surf.figures(), out, format, dpi) if plots else []
     summary = {"kind": kind, "weights": weights, "points": surf.points,
                "seconds": surf.meta["seconds"], "min_loss": surf.min_loss,
                "max_acc": float(np.nanmax(surf.acc)), "surface_file": str(out / "surface.npz"),
@@ -199,6 +276,29 @@ def _hessian_table(report, title: str, top: int) -> Table:
     return table
 
 
+def _counted(bound, tick):
+    """``bound`` with every gradient and Hessian product ticking a progress bar."""
+    from ..contract import Bound
+
+    class Counted(Bound):
+        def loss_and_grad(self, theta):
+            tick()
+            return super().loss_and_grad(theta)
+
+        def hvp(self, theta, v):
+            tick()
+            return super().hvp(theta, v)
+
+    return Counted(bound.objective, bound.X, bound.y, train=bound.train, seed=bound.seed)
+
+
+def _hessian_path(run, fn, seed):
+    from ..landscape.curvature import curvature_along_path
+
+    points, steps = _kept_path(run)
+    return curvature_along_path(fn, points.astype(np.float64), top=1, seed=seed, steps=steps)
+
+
 @boundary
 def hessian(
     run_dir: RunDir,
@@ -209,36 +309,56 @@ def hessian(
     split: SplitOpt = "train",
     subset: Annotated[int | None, typer.Option("--subset", help="rows (fixed seed)")] = 2000,
     along_path: Annotated[bool, flag(
-        "--path", help="also along the run's kept path")] = False,
+        "--path", help="also along the run's kept path (up to the analysed weights)")] = False,
     seed: Annotated[int, typer.Option("--seed", help="seed of the probes and the rows")] = 0,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="output folder (default: under the run, named after the settings)")]
+    = None,
+    format: FormatOpt = "png",
+    dpi: DpiOpt = 110,
     as_json: JsonOpt = False,
 ):
-    """Hessian eigenvalues (top and bottom), condition number and trace at a run's weights."""
-    from .._io import load_npz
-    from ..landscape.curvature import curvature_along_path, curvature_report
+    """Hessian eigenvalues (top and bottom), condition number and trace at a run's weights;
+    writes hessian.json and the spectrum (and the values along the path) as figures."""
+    from .._io import atomic_write_json
+    from .._lock import FolderLock
+    from ..landscape.curvature import curvature_report
+    from ..results import finite_or_none
     from ..runs import load_run
+    from .train import progress_bar
 
+    check_format(format, dpi)
+    if seed < 0:
+        raise typer.BadParameter(f"--seed must be a non-negative integer, got {seed}")
     run = load_run(run_dir, weights)
     X, y = split_rows(run.data, split, subset, seed)
-    fn = run.model.bind(X, y, train=False)
-    report = curvature_report(fn, run.theta.astype(np.float64), top=top, trace=trace,
-                              n_samples=samples, seed=seed)
-    path_report = None
-    if along_path:
-        path_file = run_dir / "path.npz"
-        if not path_file.exists():
-            raise typer.BadParameter(f"{run_dir} kept no path; train with --keep-path-every N")
-        kept = load_npz(path_file)
-        path_report = curvature_along_path(fn, kept["path"].astype(np.float64), top=1,
-                                           seed=seed, steps=kept["steps"].tolist())
-    about = {"run_dir": str(run_dir), "weights": weights, "split": split,
-             "n_examples": int(X.shape[0])}
+    out = out or run_dir / "hessian" / "-".join(
+        [weights, split] + ([f"n{subset}"] if subset else []) + (["path"] if along_path else []))
+    progress = progress_bar(disable=as_json)
+    with FolderLock(out, "output folder"), progress:
+        task = progress.add_task("gradients and Hessian products", total=None, info="")
+        fn = _counted(run.model.bind(X, y, train=False), lambda: progress.advance(task))
+        report = curvature_report(fn, run.theta.astype(np.float64), top=top, trace=trace,
+                                  n_samples=samples, seed=seed)
+        path_report = _hessian_path(run, fn, seed) if along_path else None
+        about = {"run_dir": str(run_dir), "weights": weights, "split": split,
+                 "n_examples": int(X.shape[0])}
+        result = {**report.to_dict(), **about,
+                  "path": None if path_report is None else path_report.to_dict()}
+        atomic_write_json(out / "hessian.json", finite_or_none(result))
+        figures = {"spectrum": report.plot()}
+        if path_report is not None:
+            figures["path"] = path_report.plot()
+        written = save_figures(figures, out, format, dpi)
     if as_json:
-        emit_json({**report.to_dict(), **about,
-                   "path": None if path_report is None else path_report.to_dict()})
+        emit_json({**result, "plots": [str(p) for p in written]})
         return
+    _print_hessian(report, path_report, run_dir, weights, split, X.shape[0], top, out)
+
+
+def _print_hessian(report, path_report, run_dir, weights, split, n, top, out) -> None:
     console.print(_hessian_table(report, f"Hessian at {run_dir} ({weights} weights, {split}, "
-                                         f"{X.shape[0]} examples)", top))
+                                         f"{n} examples)", top))
     if path_report is not None:
         table = Table(title="top eigenvalue along the kept path")
         for col in ("step", "loss", "lambda_max"):
@@ -246,3 +366,4 @@ def hessian(
         for step, rep in zip(path_report.steps, path_report.reports):
             table.add_row(str(step), f"{rep.loss:.4f}", f"{rep.eigenvalues[0]:.4g}")
         console.print(table)
+    console.print(f"hessian.json and figures in {out}")
