@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .errors import DataError, OutputError
+from .errors import DataError, OutputError, SteepestError
 
 TEMP_SUFFIX = ".part"  # atomic writes go to ".<name>.<random>.part" beside their destination
 
@@ -92,7 +92,7 @@ def atomic_writer(dest: str | os.PathLike) -> Iterator[BinaryIO]:
     except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-        if isinstance(e, OSError) and not isinstance(e, OutputError):
+        if isinstance(e, OSError) and not isinstance(e, SteepestError):
             raise OutputError(f"cannot write {dest}: {e.strerror or e}") from None
         raise
     fsync_dir(dest.parent)
@@ -164,3 +164,19 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 def _shorten(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def die_with_parent(parent_pid: int | None = None) -> None:
+    """Ask the kernel to end this (worker) process when its parent dies (Linux
+    ``PR_SET_PDEATHSIG``), so a killed command leaves no workers behind holding memory.
+    Elsewhere, or if the parent is already gone, nothing is set up or the process exits."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if parent_pid is not None and os.getppid() != parent_pid:  # died before prctl took hold
+        os._exit(1)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ._lock import FolderLock
 from .build import build
 from .config import RunConfig, load_config, with_values
 from .errors import InputError
@@ -59,6 +60,10 @@ def optimizer_variants(names: list[str], lrs: dict[str, float] | None = None) ->
     """One variant per update rule, each at ``lrs[name]`` or its :data:`DEFAULT_LR`."""
     if not names:
         raise InputError("name at least one optimizer to compare")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError(f"{', '.join(twice)} listed twice; to compare several rates of one "
+                         f"rule use --set optim.name={twice[0]} --vary optim.lr=0.001,0.01,0.1")
     unknown = [n for n in names if n not in DEFAULT_LR]
     if unknown:
         raise InputError(f"unknown optimizer(s) {', '.join(unknown)}; allowed: "
@@ -178,14 +183,15 @@ def compare(cfg: RunConfig, variants: list[Variant], out_dir: str | Path,
     if len(set(folders)) != len(folders):
         raise InputError(f"two variants share a label: {', '.join(v.label for v in variants)}")
     runs, resumed = [], []
-    for i, variant in enumerate(variants):
-        if on_event is not None:
-            on_event(VariantStarted(variant.label, i, len(variants)))
-        res, again = _train_or_continue(with_values(cfg, variant.values),
-                                        out_dir / variant.folder, on_event)
-        runs.append(res)
-        if again:
-            resumed.append(variant.label)
+    with FolderLock(out_dir, "comparison folder"):
+        for i, variant in enumerate(variants):
+            if on_event is not None:
+                on_event(VariantStarted(variant.label, i, len(variants)))
+            res, again = _train_or_continue(with_values(cfg, variant.values),
+                                            out_dir / variant.folder, on_event)
+            runs.append(res)
+            if again:
+                resumed.append(variant.label)
     return Comparison(out_dir, tuple(variants), tuple(runs), tuple(resumed))
 
 

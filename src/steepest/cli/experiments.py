@@ -35,8 +35,13 @@ def _rates(text: str | None, names: list[str]) -> dict[str, float]:
         return {}
     try:
         if "=" in text:
-            pairs = [p.split("=", 1) for p in text.split(",")]
-            rates = {k.strip(): float(v) for k, v in pairs}
+            pairs = [(k.strip(), float(v)) for k, v in (p.split("=", 1) for p in text.split(","))]
+            rates = dict(pairs)
+            if len(rates) < len(pairs):
+                twice = sorted({k for k, _ in pairs if [n for n, _ in pairs].count(k) > 1})
+                raise typer.BadParameter(
+                    f"--lr gives {', '.join(twice)} twice; to compare several rates of one rule "
+                    f"use --set optim.name={twice[0]} --vary optim.lr=0.001,0.01,0.1")
         else:
             rates = dict.fromkeys(names, float(text))
     except ValueError:

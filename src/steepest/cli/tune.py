@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .common import (
@@ -57,18 +58,26 @@ class LiveTrials:
                          f"failed {c.get('FAIL', 0)}, running {c.get('RUNNING', 0)}")
         return table
 
+    def _note(self, text: str) -> None:
+        self.notes.append(text)
+        if self.live is not None:
+            self.live.console.print(f"[bold]{escape(text)}[/]")
+
     def __call__(self, ev: dict) -> None:
         if ev["type"] == "trial":
-            self.rows.append(ev)
+            self.rows = [r for r in self.rows if r["number"] != ev["number"]] + [ev]
             self.counts = ev["counts"]
-        elif ev["type"] == "narrow":
+        elif ev["type"] == "narrow" and ev["narrowed"]:
             ranges = ", ".join(f"{k} [{v['low']:.3g}, {v['high']:.3g}]"
                                for k, v in ev["space"].items() if "low" in v)
-            self.notes.append(f"stage {ev['stage']}: narrowed around the best of "
-                              f"{ev['from_trials']} completed trials of stage "
-                              f"{ev['stage'] - 1}: {ranges}")
-            if self.live is not None:
-                self.live.console.print(f"[bold]{self.notes[-1]}[/]")
+            self._note(f"stage {ev['stage']}: narrowed around the best of {ev['from_trials']} "
+                       f"completed trials of stage {ev['stage'] - 1}: {ranges}")
+        elif ev["type"] == "narrow":
+            self._note(f"stage {ev['stage']}: kept the ranges of stage {ev['stage'] - 1}, which "
+                       f"completed {ev['from_trials']} trial(s) (narrowing needs at least "
+                       f"{ev['minimum']})")
+        elif ev["type"] == "notice":
+            self._note(ev["message"])
         if self.live is not None:
             self.live.update(self.render())
 
@@ -92,7 +101,8 @@ def _print_result(result, live: LiveTrials, out: Path) -> None:
                      *[_short(r["params"].get(n)) for n in live.names])
     console.print(best)
     console.print(f"{result.trials} trials: {result.completed} complete, {result.pruned} pruned, "
-                  f"{result.failed} failed, {result.stale} stale, in {result.seconds:.1f} s")
+                  f"{result.failed} failed, {result.stale} stale; {result.ran} run now, in "
+                  f"{result.seconds:.1f} s")
     if result.best_config:
         console.print(f"best configuration: {result.best_config}  "
                       f"(run it: steepest train --config {result.best_config})")
@@ -118,6 +128,8 @@ def tune(
     out: Annotated[Path | None, typer.Option("--out", help="the study folder")] = None,
     plots: Annotated[bool, flag("--plots/--no-plots", help="draw the study's plots")]
     = True,
+    continue_: Annotated[bool, flag(
+        "--continue", help="add trials to a study that was run with other settings")] = False,
     as_json: JsonOpt = False,
 ):
     """Search hyperparameters with Optuna; every trial is a real training run."""
@@ -135,8 +147,14 @@ def tune(
         result = run_search(space_, base, out, trials=trials, sampler=sampler, pruner=pruner,
                             stages=stages, storage=storage, study_name=study, workers=workers,
                             seed=cfg.train.seed, on_event=live, heartbeat=heartbeat,
-                            plots=plots)
+                            plots=plots, continue_study=continue_)
     if as_json:
         emit_json({**result.to_dict(), "narrowing": live.notes})
     else:
+        if result.ran == 0:
+            console.print(f"the study already holds {result.trials} trials (--trials {trials}): "
+                          f"nothing to run; raise --trials to run more")
         _print_result(result, live, out)
+    if result.trials and result.failed == result.trials:
+        err.print(f"[bold red]every trial failed[/]; the reasons are in {out / 'trials.csv'}")
+        raise typer.Exit(1)

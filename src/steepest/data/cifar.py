@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ChecksumError, DataError
+from .._bounded import check_size, short_repr
+from ..errors import ChecksumError, DataError, InputError
 from ._files import md5_bytes, read_bytes
 
 CIFAR10_DIRNAME = "cifar-10-batches-py"
@@ -71,6 +72,9 @@ _ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
 }
 
 
+MAX_PICKLE_ELEMENTS = 200_000  # a CIFAR batch: one array, 10,000 labels, 10,000 file names
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """Unpickler that resolves only the globals listed in ``_ALLOWED_GLOBALS``."""
 
@@ -93,13 +97,19 @@ def safe_unpickle(data: bytes, source: str | os.PathLike = "<bytes>") -> Any:
     Any refusal or malformed stream raises :class:`DataError` naming ``source``.
     """
     try:
-        return RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
+        obj = RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
+        # shared references let a small pickle stand for a huge tree: bound it before use
+        check_size(obj, f"{source}", max_elements=MAX_PICKLE_ELEMENTS)
+        return obj
+    except InputError as exc:
+        raise DataError(f"{source}: refusing the pickled data: {exc}") from None
     except pickle.UnpicklingError as exc:
         raise DataError(f"{source}: unsafe or malformed pickle: {exc}") from exc
     except Exception as exc:  # any failure decoding untrusted bytes is a data problem
         raise DataError(
-            f"{source}: corrupted or truncated pickle ({type(exc).__name__}: {exc})"
-        ) from exc
+            f"{source}: corrupted or truncated pickle ({type(exc).__name__}: "
+            f"{short_repr(str(exc))})"
+        ) from None
 
 
 def _str_keys(obj: Any, source: Path) -> dict[str, Any]:
@@ -162,13 +172,14 @@ def read_cifar_meta(path: str | os.PathLike, *, md5: str | None = None) -> list[
     meta = _str_keys(safe_unpickle(raw, path), path)
     names = meta.get("label_names")
     if not isinstance(names, list) or len(names) != len(CIFAR10_CLASSES):
-        raise DataError(f"{path}: 'label_names' must be a list of 10 names, got {names!r:.80}")
+        raise DataError(f"{path}: 'label_names' must be a list of 10 names, got "
+                        f"{short_repr(names)}")
     out = []
     for n in names:
         if isinstance(n, bytes):
             n = n.decode("latin-1")
         if not isinstance(n, str):
-            raise DataError(f"{path}: class name {n!r} is not a string")
+            raise DataError(f"{path}: class name {short_repr(n)} is not a string")
         out.append(n)
     return out
 

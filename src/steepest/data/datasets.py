@@ -27,7 +27,7 @@ import numpy as np
 from .._validate import choice, labels, probability
 from ..errors import ChecksumError, DataError, InputError
 from ..results import Result
-from ._files import gunzip_if_needed, md5_bytes, read_bytes
+from ._files import md5_bytes, read_bytes
 from .cifar import (
     CIFAR10_CLASSES,
     CIFAR10_DIRNAME,
@@ -46,7 +46,7 @@ from .download import (
     download_dataset,
     get_cache_dir,
 )
-from .idx import parse_idx
+from .idx import decompress_idx, parse_idx
 from .split import split_indices
 from .synthetic import make_blobs, make_spiral
 
@@ -211,13 +211,16 @@ def _find_idx_files(folder: Path) -> tuple[dict[str, Path], list[str]]:
 
 
 def _read_idx_checked(path: Path, spec: RemoteFile | None) -> np.ndarray:
+    """An IDX file, checked against its published checksum before anything is decompressed
+    (or, for files compressed again, against the checksum of their content, decompressed no
+    further than the header announces)."""
     raw = read_bytes(path)
-    content = gunzip_if_needed(raw, path)
+    if spec is not None and md5_bytes(raw) == spec.md5:
+        return parse_idx(decompress_idx(raw, path), path)
+    content = decompress_idx(raw, path)
     if spec is not None:
         got = md5_bytes(raw)
-        ok = got == spec.md5 or (
-            spec.content_md5 is not None and md5_bytes(content) == spec.content_md5
-        )
+        ok = spec.content_md5 is not None and md5_bytes(content) == spec.content_md5
         if not ok:
             raise ChecksumError(
                 f"{path}: checksum mismatch (md5 {got}); the cached file is corrupted, delete it "
@@ -235,6 +238,10 @@ def _load_idx_dataset(
     for part in ("train", "test"):
         img_path, lab_path = files[f"{part}_images"], files[f"{part}_labels"]
         images, labs = arrays[f"{part}_images"], arrays[f"{part}_labels"]
+        if 0 in images.shape or labs.size == 0:
+            raise DataError(f"{img_path if 0 in images.shape else lab_path}: holds no data "
+                            f"(shape {images.shape if 0 in images.shape else labs.shape}); a "
+                            f"dataset file needs at least one image of at least one pixel")
         if images.ndim != 3 or images.dtype != np.uint8:
             raise DataError(
                 f"{img_path}: expected 3-D uint8 images (n, rows, cols), got {images.dtype} "

@@ -77,10 +77,31 @@ def parse_idx(buf: bytes, source: str | os.PathLike = "<bytes>") -> np.ndarray:
     return arr.astype(dtype.newbyteorder("="), copy=True)
 
 
+def announced_size(head: bytes) -> int | None:
+    """The total byte count an IDX header announces (header + data), or None if ``head`` is
+    not the start of an IDX file. Lets decompression stop where the file must end."""
+    if len(head) < 4:
+        return None
+    zero, code, ndim = struct.unpack(">HBB", head[:4])
+    header = 4 + 4 * ndim
+    if zero != 0 or code not in IDX_DTYPES or ndim == 0 or len(head) < header:
+        return None
+    count = 1
+    for d in struct.unpack(f">{ndim}I", head[4:header]):
+        count *= d
+    return header + count * IDX_DTYPES[code].itemsize
+
+
+def decompress_idx(raw: bytes, source) -> bytes:
+    """IDX bytes from plain or gzip-compressed ``raw``, decompressed no further than the size
+    its header announces."""
+    return gunzip_if_needed(raw, source, size_of=announced_size)
+
+
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read an IDX file (gzip-compressed or plain) into a native-byte-order array."""
     path = Path(path)
-    return parse_idx(gunzip_if_needed(read_bytes(path), path), path)
+    return parse_idx(decompress_idx(read_bytes(path), path), path)
 
 
 def encode_idx(array: np.ndarray) -> bytes:

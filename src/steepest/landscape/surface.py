@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_savez, load_npz
+from .._io import atomic_savez, die_with_parent, load_npz
 from ..errors import InputError
 from ..results import Result
 from .evaluate import SurfaceEvaluator
@@ -160,10 +160,12 @@ def _fingerprint(theta, dirs, coords, X, y, model) -> str:
 _WORKER: dict = {}
 
 
-def _init_worker(payload):
+def _init_worker(payload, parent_pid=None):
     # One BLAS thread per worker: the processes are the parallelism, and spinning BLAS
     # threads of several processes on the same cores slow everything down badly.
     from threadpoolctl import threadpool_limits
+
+    die_with_parent(parent_pid)
 
     _WORKER["limits"] = threadpool_limits(limits=1)
     if payload is not None:  # spawned: build it here; forked: inherited from the parent
@@ -265,7 +267,8 @@ def _compute_local(payload, tasks, record, workers):
     try:
         with ProcessPoolExecutor(max_workers=min(workers, max(1, len(tasks))),
                                  mp_context=mp.get_context(method), initializer=_init_worker,
-                                 initargs=(None if method == "fork" else payload,)) as pool:
+                                 initargs=(None if method == "fork" else payload,
+                                           os.getpid())) as pool:
             futures = [pool.submit(_run_chunk, t) for t in tasks]
             for f in as_completed(futures):
                 record(*f.result())

@@ -31,7 +31,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._io import atomic_write_json, atomic_write_text
+from .._io import atomic_write_json, atomic_write_text, die_with_parent, make_folder
+from .._lock import FolderLock
 from ..config import RunConfig, parse_config, set_values
 from ..errors import InputError
 from ..results import Result
@@ -66,6 +67,7 @@ class StudyResult(Result):
     seconds: float
     stages: list = field(default_factory=list)
     plots: list = field(default_factory=list)
+    ran: int = 0  # trials finished by this call (0: the study already held them all)
 
     def plot(self, ax=None):
         """The search history (validation accuracy of every trial and the best so far)."""
@@ -94,8 +96,11 @@ def make_storage(url: str, heartbeat: float | None = 30.0):
         from optuna.storages.journal import JournalFileBackend
 
         path = Path(url.removeprefix("journal:"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+        make_folder(path.parent, "journal folder")
+        try:
+            return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+        except OSError as e:
+            raise InputError(f"cannot use the journal {path}: {e.strerror or e}") from None
     scheme = url.split(":", 1)[0]
     connect = ({"timeout": 60} if scheme.startswith("sqlite")
                else {"connect_timeout": 5} if scheme.startswith(("postgres", "mysql")) else {})
@@ -196,11 +201,12 @@ def _objective(space: SearchSpace, base: dict, study_dir: Path, stage: int):
 
 
 def _worker(url, study_name, space, base, study_dir, stage, sampler, pruner, epochs, n_trials,
-            target, seed, blas, heartbeat):
+            target, seed, blas, heartbeat, parent_pid=None):
     """One local worker process: its own sampler and pruner, the shared storage."""
     import optuna
     from threadpoolctl import threadpool_limits
 
+    die_with_parent(parent_pid)
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # our process: reasons are recorded
     with threadpool_limits(limits=blas):
         storage = make_storage(url, heartbeat)
@@ -236,14 +242,31 @@ def _split(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
-def run_search(space: SearchSpace, base: dict, study_dir: str | Path, *, trials: int = 20,
-               sampler: str = "random", pruner: str = "none", stages: int = 1,
-               storage: str | None = None, study_name: str | None = None, workers: int = 1,
-               seed: int = 0, on_event=None, heartbeat: float | None = 30.0,
-               top_fraction: float = 0.25, plots: bool = True) -> StudyResult:
-    """Run (or continue) the search; see the module docstring."""
-    import optuna
+MIN_TO_NARROW = 4  # completed trials a stage needs before the next one narrows around them
 
+
+@dataclass(frozen=True)
+class _Options:
+    """The settings of one search, validated (see :func:`run_search`)."""
+
+    trials: int
+    sampler: str
+    pruner: str
+    stages: int
+    workers: int
+    seed: int
+    heartbeat: float | None
+    top_fraction: float
+    epochs: int
+
+    def identity(self, space: SearchSpace, base: dict, study_name: str, url: str) -> dict:
+        """What makes two runs of ``steepest tune`` the same search (``--trials`` may grow)."""
+        return {"study": study_name, "storage": url, "space": space.to_dict(), "base": base,
+                "sampler": self.sampler, "pruner": self.pruner, "stages": self.stages}
+
+
+def _options(trials, sampler, pruner, stages, workers, seed, heartbeat, top_fraction,
+             base) -> _Options:
     for name, value, allowed in (("sampler", sampler, SAMPLERS), ("pruner", pruner, PRUNERS)):
         if value not in allowed:
             raise InputError(f"unknown {name} {value!r}; allowed: {', '.join(allowed)}")
@@ -252,78 +275,138 @@ def run_search(space: SearchSpace, base: dict, study_dir: str | Path, *, trials:
             raise InputError(f"{name} must be a positive integer, got {value!r}")
     if stages > trials:
         raise InputError(f"cannot split {trials} trial(s) into {stages} stages")
-    base_cfg = parse_config(base)  # the base must be a valid run config on its own
-    epochs = base_cfg.train.epochs
-    study_dir = Path(study_dir)
-    study_dir.mkdir(parents=True, exist_ok=True)
-    url = storage_url(study_dir, storage)
-    study_name = study_name or study_dir.name
-    store = make_storage(url, heartbeat)
-    study = optuna.create_study(study_name=study_name, storage=store, direction="maximize",
-                                load_if_exists=True)
-    emit = on_event or (lambda ev: None)
-    start = time.perf_counter()
-    stage_info, current = [], space
-    quotas = _split(trials, stages)
-    target = 0
-    for stage, quota in enumerate(quotas, start=1):
+    if heartbeat is not None and not (math.isfinite(heartbeat) and heartbeat > 0):
+        raise InputError(f"the heartbeat must be a positive number of seconds, got {heartbeat!r}")
+    epochs = parse_config(base).train.epochs  # the base must be a valid run config on its own
+    return _Options(trials, sampler, pruner, stages, workers, int(seed), heartbeat,
+                    float(top_fraction), epochs)
+
+
+def _claim(study_dir: Path, identity: dict, continue_study: bool) -> None:
+    """Refuse a folder that holds another study, or this study with other settings unless
+    ``continue_study``; then record this search's settings in ``study.json``."""
+    import json
+
+    file = study_dir / "study.json"
+    old = None
+    if file.exists():
+        try:
+            old = json.loads(file.read_text())
+        except (OSError, ValueError):
+            old = None
+    if isinstance(old, dict) and old.get("study") != identity["study"]:
+        raise InputError(f"{study_dir} holds the study {old.get('study')!r}; choose another "
+                         f"--out for the study {identity['study']!r}")
+    if isinstance(old, dict) and old != identity and not continue_study:
+        changed = sorted(k for k in identity if old.get(k) != identity[k])
+        raise InputError(f"the study in {study_dir} was run with other settings "
+                         f"({', '.join(changed)}); pass --continue to add trials with these "
+                         f"settings, or choose another --out")
+    atomic_write_json(file, identity)
+
+
+def _stage_space(study, space: SearchSpace, current: SearchSpace, stage: int,
+                 opts: _Options, emit) -> SearchSpace:
+    """The space of ``stage``: the previous stage's, narrowed around its best completed trials
+    once at least :data:`MIN_TO_NARROW` of them are done."""
+    previous = [t for t in _stage_trials(study, stage - 1) if t.state.name == "COMPLETE"]
+    narrowed = len(previous) >= MIN_TO_NARROW
+    if narrowed:
+        previous.sort(key=lambda t: t.value, reverse=True)
+        k = max(2, math.ceil(opts.top_fraction * len(previous)))
+        current = current.narrowed([space.decode(t.params) for t in previous[:k]])
+    emit({"type": "narrow", "stage": stage, "from_trials": len(previous), "narrowed": narrowed,
+          "minimum": MIN_TO_NARROW, "space": current.to_dict()})
+    return current
+
+
+def _run_stages(study, space, base, study_dir, url, opts: _Options, emit) -> list[dict]:
+    stage_info, current, target = [], space, 0
+    for stage, quota in enumerate(_split(opts.trials, opts.stages), start=1):
         target += quota
         if stage > 1:
-            previous = [t for t in _stage_trials(study, stage - 1)
-                        if t.state.name == "COMPLETE"]
-            if previous:
-                previous.sort(key=lambda t: t.value, reverse=True)
-                k = max(2, math.ceil(top_fraction * len(previous)))
-                best = [space.decode(t.params) for t in previous[:k]]
-                current = current.narrowed(best)
-            emit({"type": "narrow", "stage": stage, "from_trials": len(previous),
-                  "space": current.to_dict()})
+            current = _stage_space(study, space, current, stage, opts, emit)
         done = len(_stage_trials(study, stage))
         todo = max(0, quota - done)
-        stage_info.append({"stage": stage, "trials": quota, "resumed": done,
-                           "space": current.to_dict()})
-        emit({"type": "stage", "stage": stage, "trials": quota, "resumed": done,
-              "space": current.to_dict()})
+        info = {"stage": stage, "trials": quota, "resumed": done, "space": current.to_dict()}
+        stage_info.append(info)
+        emit({"type": "stage", **info})
         if todo == 0:
             continue
-        if workers == 1:
-            study.sampler = make_sampler(sampler, current, seed + stage, todo)
-            study.pruner = make_pruner(pruner, epochs)
+        if opts.workers == 1:
+            study.sampler = make_sampler(opts.sampler, current, opts.seed + stage, todo)
+            study.pruner = make_pruner(opts.pruner, opts.epochs)
 
             def callback(st, trial):
-                emit({"type": "trial", **_trial_row(trial), "counts": _counts(st)})
+                emit({"type": "trial", **_trial_row(trial, opts), "counts": _counts(st)})
 
             study.optimize(_objective(current, base, study_dir, stage), n_trials=todo,
                            catch=(Exception,), callbacks=[callback, _stop_at(target)])
         else:
-            _run_workers(url, study, study_name, current, base, study_dir, stage, sampler,
-                         pruner, epochs, todo, target, seed, workers, heartbeat, emit)
-    seconds = time.perf_counter() - start
-    return _finish(study, space, base, study_dir, url, stage_info, seconds, plots)
+            _run_workers(url, study, current, base, study_dir, stage, todo, target, opts, emit)
+    return stage_info
 
 
-def _run_workers(url, study, study_name, space, base, study_dir, stage, sampler, pruner, epochs,
-                 todo, target, seed, workers, heartbeat, emit):
+def run_search(space: SearchSpace, base: dict, study_dir: str | Path, *, trials: int = 20,
+               sampler: str = "random", pruner: str = "none", stages: int = 1,
+               storage: str | None = None, study_name: str | None = None, workers: int = 1,
+               seed: int = 0, on_event=None, heartbeat: float | None = 30.0,
+               top_fraction: float = 0.25, plots: bool = True,
+               continue_study: bool = False) -> StudyResult:
+    """Run (or continue) the search; see the module docstring.
+
+    The study folder is locked while the search runs, holds one study only, and remembers the
+    settings it was run with (``study.json``): a second run with other settings is refused
+    unless ``continue_study``. When the study already holds ``trials`` trials nothing runs,
+    and the result says so (``ran == 0``).
+    """
+    import optuna
+
+    opts = _options(trials, sampler, pruner, stages, workers, seed, heartbeat, top_fraction,
+                    base)
+    study_dir = Path(study_dir)
+    emit = on_event or (lambda ev: None)
+    with FolderLock(study_dir, "study folder") as lock:
+        if lock.took_over:
+            emit({"type": "notice", "message": lock.took_over})
+        url = storage_url(study_dir, storage)
+        study_name = study_name or study_dir.name
+        _claim(study_dir, opts.identity(space, base, study_name, url), continue_study)
+        study = optuna.create_study(study_name=study_name, storage=make_storage(url, heartbeat),
+                                    direction="maximize", load_if_exists=True)
+        before = sum(_counts(study)[s] for s in FINISHED)
+        start = time.perf_counter()
+        stage_info = _run_stages(study, space, base, study_dir, url, opts, emit)
+        return _finish(study, space, base, study_dir, url, stage_info,
+                       time.perf_counter() - start, plots, before, opts)
+
+
+def _run_workers(url, study, space, base, study_dir, stage, todo, target, opts: _Options,
+                 emit):
+    """``opts.workers`` local processes share the stage's ``todo`` trials through the storage;
+    the trials of this stage are reported as they finish (each once)."""
     import multiprocessing as mp
 
-    blas = max(1, (os.cpu_count() or 1) // workers)
+    blas = max(1, (os.cpu_count() or 1) // opts.workers)
     ctx = mp.get_context("fork" if os.name == "posix" else "spawn")
     procs = []
-    for i, n in enumerate(_split(todo, workers)):
+    for i, n in enumerate(_split(todo, opts.workers)):
         if n == 0:
             continue
-        p = ctx.Process(target=_worker, args=(url, study_name, space, base, str(study_dir),
-                                              stage, sampler, pruner, epochs, n, target,
-                                              seed + 1000 * stage + i, blas, heartbeat))
+        p = ctx.Process(target=_worker, args=(url, study.study_name, space, base,
+                                              str(study_dir), stage, opts.sampler, opts.pruner,
+                                              opts.epochs, n, target,
+                                              opts.seed + 1000 * stage + i, blas,
+                                              opts.heartbeat, os.getpid()))
         p.start()
         procs.append(p)
-    seen: set[int] = set()
+    seen = {t.number for t in _stage_trials(study, stage)}  # finished before this call
     while True:
         alive = any(p.is_alive() for p in procs)
-        for t in study.get_trials(deepcopy=False):
-            if t.state.name in FINISHED and t.number not in seen:
+        for t in _stage_trials(study, stage):
+            if t.number not in seen:
                 seen.add(t.number)
-                emit({"type": "trial", **_trial_row(t), "counts": _counts(study)})
+                emit({"type": "trial", **_trial_row(t, opts), "counts": _counts(study)})
         if not alive:
             break
         time.sleep(0.5)
@@ -333,21 +416,26 @@ def _run_workers(url, study, study_name, space, base, study_dir, stage, sampler,
             emit({"type": "worker_exit", "exitcode": p.exitcode})
 
 
-def _trial_row(t) -> dict:
+def _trial_row(t, opts: _Options | None = None) -> dict:
+    reason = t.user_attrs.get("fail_reason")
+    if t.state.name == "FAIL" and reason is None:
+        # a trial whose worker was killed records nothing itself; the storage failed it
+        reason = ("its worker stopped (no heartbeat within the grace period)"
+                  if opts is None or opts.heartbeat else "its worker stopped")
     return {
         "number": t.number, "state": t.state.name, "value": t.value,
-        "params": dict(t.params), "stage": t.user_attrs.get("stage"),
-        "reason": t.user_attrs.get("fail_reason"),
+        "params": dict(t.params), "stage": t.user_attrs.get("stage"), "reason": reason,
         "pruned_at_epoch": t.user_attrs.get("pruned_at_epoch"),
         "seconds": (t.duration.total_seconds() if t.duration is not None else None),
         "run_dir": t.user_attrs.get("run_dir"),
     }
 
 
-def _finish(study, space, base, study_dir, url, stage_info, seconds, plots) -> StudyResult:
+def _finish(study, space, base, study_dir, url, stage_info, seconds, plots, before,
+            opts) -> StudyResult:
     counts = _counts(study)
     all_trials = study.get_trials(deepcopy=False)
-    rows = [_trial_row(t) for t in all_trials]
+    rows = [_trial_row(t, opts) for t in all_trials]
     best = None
     completed = [t for t in all_trials if t.state.name == "COMPLETE"]
     best_config = None
@@ -383,6 +471,7 @@ def _finish(study, space, base, study_dir, url, stage_info, seconds, plots) -> S
         trials=sum(counts[s] for s in FINISHED), completed=counts["COMPLETE"],
         pruned=counts["PRUNED"], failed=counts["FAIL"], stale=counts["RUNNING"],
         seconds=seconds, stages=stage_info, plots=written,
+        ran=sum(counts[s] for s in FINISHED) - before,
     )
     atomic_write_json(study_dir / "summary.json", result.to_dict())
     return result

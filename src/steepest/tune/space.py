@@ -158,7 +158,7 @@ def parse_space(data: dict, base: dict | None = None) -> SearchSpace:
     check_size(data, "the search space")
     problems, params = [], []
     for name, spec in data.items():
-        where = f"  {short_repr(name)}:"
+        where = f"  {name[:80] if isinstance(name, str) else short_repr(name)}:"
         if not isinstance(name, str) or field_of(name) is None:
             problems.append(f"{where} not a key of the run configuration (use dotted paths such "
                             f"as optim.lr, model.reg, train.batch_size)")
