@@ -75,11 +75,12 @@ def resume_run(run_dir: str | Path, *, on_event=None, plots: bool = True,
     """Continue an interrupted run from its last checkpoint, bit-identically."""
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir)
-    if not (run_dir / "checkpoints" / "last.npz").exists():
-        raise InputError(f"{run_dir} has no checkpoint to resume from (checkpoints/last.npz)")
     figures = (figure_format, dpi) if plots else None
     with FolderLock(run_dir, "run folder") as lock:
         _notify(lock, on_event)
+        if not (run_dir / "checkpoints" / "last.npz").exists():
+            raise InputError(f"{run_dir} has no checkpoint to resume from "
+                             f"(checkpoints/last.npz)")
         return _run(build(cfg), run_dir, on_event=on_event, callbacks=callbacks, resume=True,
                     figures=figures)
 

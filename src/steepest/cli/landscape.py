@@ -52,7 +52,7 @@ def _points_bar(progress):
 
     def on_progress(done, total):
         if "task" not in holder:
-            holder["task"] = progress.add_task("points", total=total)
+            holder["task"] = progress.add_task("points", total=total, info="")
         progress.update(holder["task"], completed=done)
 
     return on_progress

@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .common import (
@@ -34,12 +35,14 @@ def progress_bar(disable: bool):
 def progress_events(progress):
     """An ``on_event`` callable drawing training events (and compare's variants) on a bar."""
     from ..experiments import VariantStarted
-    from ..train import EpochEnded, RunStarted, StepEnded
+    from ..train import EpochEnded, Notice, RunStarted, StepEnded
 
     holder = {"label": "training"}
 
     def on_event(ev):
-        if isinstance(ev, VariantStarted):
+        if isinstance(ev, Notice):
+            progress.console.print(f"[yellow]note:[/] {escape(ev.message)}", highlight=False)
+        elif isinstance(ev, VariantStarted):
             holder["label"] = f"{ev.label} ({ev.index + 1}/{ev.total})"
         elif isinstance(ev, RunStarted):
             holder["task"] = progress.add_task(holder["label"], total=ev.total_steps,
