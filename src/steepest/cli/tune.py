@@ -11,8 +11,11 @@ from .common import (
     DATA_OPTIONS,
     SEED_OPTION,
     TRAIN_OPTIONS,
+    DpiOpt,
+    FormatOpt,
     JsonOpt,
     boundary,
+    check_format,
     config_options,
     console,
     emit_json,
@@ -130,6 +133,8 @@ def tune(
     = True,
     continue_: Annotated[bool, flag(
         "--continue", help="add trials to a study that was run with other settings")] = False,
+    format: FormatOpt = "png",
+    dpi: DpiOpt = 110,
     as_json: JsonOpt = False,
 ):
     """Search hyperparameters with Optuna; every trial is a real training run."""
@@ -137,6 +142,7 @@ def tune(
 
     from ..tune import load_space, run_search
 
+    check_format(format, dpi)
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failed trials keep their reason
     base = cfg.model_dump(mode="json")
     space_ = load_space(space, base)
@@ -147,7 +153,8 @@ def tune(
         result = run_search(space_, base, out, trials=trials, sampler=sampler, pruner=pruner,
                             stages=stages, storage=storage, study_name=study, workers=workers,
                             seed=cfg.train.seed, on_event=live, heartbeat=heartbeat,
-                            plots=plots, continue_study=continue_)
+                            plots=(format, dpi) if plots else False,
+                            continue_study=continue_)
     if as_json:
         emit_json({**result.to_dict(), "narrowing": live.notes})
     else:

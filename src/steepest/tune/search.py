@@ -351,14 +351,15 @@ def run_search(space: SearchSpace, base: dict, study_dir: str | Path, *, trials:
                sampler: str = "random", pruner: str = "none", stages: int = 1,
                storage: str | None = None, study_name: str | None = None, workers: int = 1,
                seed: int = 0, on_event=None, heartbeat: float | None = 30.0,
-               top_fraction: float = 0.25, plots: bool = True,
+               top_fraction: float = 0.25, plots: bool | tuple[str, int] = True,
                continue_study: bool = False) -> StudyResult:
     """Run (or continue) the search; see the module docstring.
 
     The study folder is locked while the search runs, holds one study only, and remembers the
     settings it was run with (``study.json``): a second run with other settings is refused
     unless ``continue_study``. When the study already holds ``trials`` trials nothing runs,
-    and the result says so (``ran == 0``).
+    and the result says so (``ran == 0``). ``plots`` is True (PNG at 110 dpi), False, or a
+    ``(format, dpi)`` pair.
     """
     import optuna
 
@@ -462,7 +463,9 @@ def _finish(study, space, base, study_dir, url, stage_info, seconds, plots, befo
         from ..viz import save_figures
         from .plots import plot_search
 
-        written = save_figures(plot_search(study, space.log_params), study_dir / "plots")
+        fmt, dpi = plots if isinstance(plots, tuple) else ("png", 110)
+        written = save_figures(plot_search(study, space.log_params), study_dir / "plots",
+                               format=fmt, dpi=dpi)
     result = StudyResult(
         study_name=study.study_name, storage=url, study_dir=study_dir,
         best_value=None if best is None else float(best.value),
