@@ -51,7 +51,8 @@ class RunData:
 
 def build_data(cfg: RunConfig) -> RunData:
     d = cfg.data
-    ds = load_dataset(d.name, data_dir=d.data_dir, seed=cfg.train.seed)
+    extra = {} if d.target is None else {"target": d.target}
+    ds = load_dataset(d.name, data_dir=d.data_dir, seed=cfg.train.seed, **extra)
     X_tr, X_val, y_tr, y_val = train_val_split(ds.X_train, ds.y_train, d.val_fraction,
                                                seed=cfg.train.seed)
     if d.train_subset is not None:

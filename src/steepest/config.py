@@ -25,8 +25,6 @@ from pydantic import (
 from ._bounded import check_size, load_yaml, short_repr
 from .errors import InputError
 
-DatasetName = Literal["digits", "mnist", "fashion-mnist", "cifar10", "spiral", "blobs"]
-
 
 def _takes_bool(annotation) -> bool:
     return annotation is bool or bool in typing.get_args(annotation)
@@ -50,8 +48,15 @@ class _Strict(BaseModel):
         return value
 
 
+KNOWN_DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "spiral", "blobs", "iris",
+                  "wine", "breast-cancer")
+
+
 class DataConfig(_Strict):
-    name: DatasetName = "digits"
+    name: str = Field("digits", description=(
+        f"a dataset ({', '.join(KNOWN_DATASETS)}) or the path of one's own: a CSV, an .npz "
+        f"with X and y, or a folder of class folders of images"))
+    target: str | None = Field(None, description="the label column of a CSV dataset")
     data_dir: str | None = None
     val_fraction: float = Field(0.1, gt=0, lt=1)
     preprocess: Literal["none", "center", "standardize", "minmax", "pca", "whiten"] = "none"
@@ -59,6 +64,22 @@ class DataConfig(_Strict):
     train_subset: PositiveInt | None = Field(
         None, description="use only this many training rows (after the validation split)"
     )
+
+
+    @field_validator("name")
+    @classmethod
+    def _known_or_a_path(cls, name: str) -> str:
+        from .data.own import looks_like_path
+
+        key = name.strip().lower().replace("_", "-")
+        if key in KNOWN_DATASETS or key in ("fashion", "fmnist", "cifar", "cifar-10"):
+            return name
+        if looks_like_path(name):
+            if not Path(name).expanduser().exists():
+                raise ValueError(f"no dataset file or folder {name!r}")
+            return name
+        raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(KNOWN_DATASETS)}, or "
+                         f"the path of a .csv, an .npz or a folder of class folders of images")
 
 
 class ModelConfig(_Strict):

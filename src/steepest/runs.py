@@ -30,7 +30,15 @@ WEIGHTS = ("final", "best", "last")
 
 def default_run_dir(cfg: RunConfig, root: str | Path = "runs") -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path(root) / f"{cfg.data.name}-{cfg.optim.name}-{stamp}"
+    return Path(root) / f"{dataset_label(cfg)}-{cfg.optim.name}-{stamp}"
+
+
+def dataset_label(cfg: RunConfig) -> str:
+    """The dataset's name, or the file name (without suffix) of one's own data."""
+    from .data.own import looks_like_path
+
+    name = cfg.data.name
+    return Path(name).stem if looks_like_path(name) else name
 
 
 def _notify(lock: FolderLock, on_event) -> None:

@@ -155,6 +155,7 @@ def _model_kind(kind):
 
 DATA_OPTIONS = (
     ConfigOption(("--dataset", "-d"), "data.name"),
+    ConfigOption(("--target",), "data.target"),
     ConfigOption(("--data-dir",), "data.data_dir", help="read the dataset files from here"),
     ConfigOption(("--preprocess",), "data.preprocess"),
     ConfigOption(("--pca-components",), "data.pca_components", int),

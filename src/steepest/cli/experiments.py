@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..runs import dataset_label
 from .common import (
     ALL_OPTIONS,
     DATA_OPTIONS,
@@ -122,7 +123,7 @@ def compare(
     else:
         names = parse_list(optimizers, str, "--optimizers")
         variants = optimizer_variants(names, _rates(lr, names))
-    out = out or Path("runs") / f"compare-{cfg.data.name}"
+    out = out or Path("runs") / f"compare-{dataset_label(cfg)}"
     progress = progress_bar(disable=as_json)
     with progress:
         comparison = run_compare(cfg, variants, out, on_event=progress_events(progress))
@@ -131,7 +132,7 @@ def compare(
     if as_json:
         emit_json({**comparison.to_dict(), "plot": str(plots[0])})
         return
-    console.print(_comparison_table(comparison, f"{cfg.data.name}: same start, same batches"))
+    console.print(_comparison_table(comparison, f"{dataset_label(cfg)}: same start, same batches"))
     console.print(f"plot: {plots[0]}")
 
 
@@ -157,7 +158,7 @@ def lr_sweep(
 
     check_format(format, dpi)
     res = run_sweep(cfg, n_steps=steps, lr_min=lr_min, lr_max=lr_max)
-    out = out or Path("runs") / f"lr-sweep-{cfg.data.name}"
+    out = out or Path("runs") / f"lr-sweep-{dataset_label(cfg)}"
     plots = save_figures({"lr_sweep": res.plot()}, out, format, dpi)
     atomic_write_json(out / "lr_sweep.json", finite_or_none(res.to_dict()))
     if as_json:

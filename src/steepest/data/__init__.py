@@ -26,6 +26,7 @@ from .download import (
     verify_file,
 )
 from .idx import encode_idx, parse_idx, read_idx, write_idx
+from .own import from_arrays
 from .preprocess import METHODS as PREPROCESS_METHODS
 from .preprocess import Preprocessor
 from .split import batch_indices, split_indices, train_val_split
@@ -43,6 +44,7 @@ __all__ = [
     "canonical_name",
     "dataset_cache_dir",
     "DatasetInfo",
+    "from_arrays",
     "dataset_info",
     "download_dataset",
     "download_file",

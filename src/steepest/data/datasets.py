@@ -386,6 +386,38 @@ def _resolve_files(
 # bundled and synthetic
 
 
+def _load_own(name, target, seed: int, test_fraction: float) -> Dataset | None:
+    """A bundled table (iris, wine, breast-cancer) or one's own file or folder, else None."""
+    from .own import BUNDLED, load_bundled, load_path, looks_like_path
+
+    if not isinstance(name, str):
+        return None
+    key = name.strip().lower().replace("_", "-")
+    if key in BUNDLED:
+        X, y, classes = load_bundled(key)
+        source = {"kind": "bundled", "origin": f"sklearn.datasets.{BUNDLED[key]}"}
+        return split_own(key, X, y, classes, None, source, seed, test_fraction)
+    if key in DATASETS or not looks_like_path(name):
+        return None
+    X, y, classes, image_shape, kind = load_path(name, target)
+    source = {"kind": kind, "path": str(Path(name).expanduser())}
+    return split_own(Path(name).stem or name, X, y, classes, image_shape, source, seed,
+                     test_fraction)
+
+
+def split_own(name, X, y, classes, image_shape, source, seed: int,
+              test_fraction: float) -> Dataset:
+    """A dataset of one's own split into train and test (stratified where every class has at
+    least two rows)."""
+    counts = np.bincount(y, minlength=len(classes))
+    if len(y) < 2:
+        raise DataError(f"{name}: a dataset needs at least two rows, got {len(y)}")
+    stratify = bool(counts[counts > 0].min() >= 2)
+    tr, te = split_indices(y, test_fraction, seed=seed, stratify=stratify)
+    return Dataset(name, X[tr], y[tr], X[te], y[te], list(classes), image_shape,
+                   {**source, "split_seed": seed, "test_fraction": test_fraction})
+
+
 def _split_dataset(
     name: str, X, y, classes, image_shape, source, seed: int, test_fraction: float
 ) -> Dataset:
@@ -459,12 +491,18 @@ def load_dataset(
     Raises :class:`InputError` for an unknown name or option, :class:`DataError` for missing,
     truncated or corrupted files (:class:`ChecksumError` for a checksum mismatch).
     """
-    key = canonical_name(name)
     test_fraction = probability(test_fraction, "test_fraction")
     if test_fraction >= 1:
         raise InputError(f"test_fraction must be in (0, 1), got {test_fraction}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+    target = params.pop("target", None)
+    own = _load_own(name, target, int(seed), test_fraction)
+    if own is not None:
+        return own
+    if target is not None:
+        raise InputError(f"--target names a column of a CSV dataset, not of {name!r}")
+    key = canonical_name(name)
     if key in _SYNTHETIC_PARAMS:
         return _load_synthetic(key, params, int(seed), test_fraction)
     if params:
