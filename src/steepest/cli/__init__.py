@@ -10,6 +10,7 @@ from .checks import demo, gradcheck, inspect
 from .common import EXIT_CODES, JsonOpt, console, emit_json
 from .data import data_app
 from .experiments import compare, lr_sweep, trajectories
+from .lab import lab_app
 from .landscape import hessian, landscape
 from .train import train
 from .tune import tune
@@ -22,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_app, name="data")
+app.add_typer(lab_app, name="lab")
 for command in (gradcheck, inspect, demo, train, compare, trajectories, landscape, hessian,
                 tune):
     app.command()(command)
