@@ -1,3 +1,8 @@
-"""The experiments of the lab, one module per lecture topic; importing this registers them."""
+"""The experiments of the lab, one module per lecture topic; importing this package imports
+every module in it, which registers their experiments."""
 
-from . import losses  # noqa: F401
+import importlib
+import pkgutil
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
