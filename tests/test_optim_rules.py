@@ -23,6 +23,7 @@ from steepest.optim import (
     step_decay,
     warmup,
 )
+from steepest.params import Layout
 
 G = [1.0, -2.0]
 
@@ -285,8 +286,9 @@ def test_config_round_trip_with_schedules_and_mask():
     assert isinstance(back, AdamW)
     assert back.config() == cfg
     np.testing.assert_array_equal(back.decay_mask, mask)
-    for name in OPTIMIZERS:
-        opt = make_optimizer(name, lr=0.5)
+    layout = Layout([("W", (3, 2), "weight"), ("b", (2,), "bias")])
+    for name, cls in OPTIMIZERS.items():
+        opt = make_optimizer(name, lr=0.5, **({"layout": layout} if cls.needs_layout else {}))
         assert optimizer_from_config(opt.config()).config() == opt.config()
 
 
@@ -307,8 +309,8 @@ def test_replace_and_repr():
 
 def test_make_optimizer_errors():
     assert isinstance(make_optimizer("nesterov", lr=0.1, mu=0.5), Nesterov)
-    with pytest.raises(InputError, match="unknown optimizer 'adamax'.*allowed: sgd"):
-        make_optimizer("adamax", lr=0.1)
+    with pytest.raises(InputError, match="unknown optimizer 'adamx'.*allowed: sgd"):
+        make_optimizer("adamx", lr=0.1)
     with pytest.raises(InputError, match="unknown hyperparameter.*momentum.*allowed: lr, mu"):
         make_optimizer("momentum", lr=0.1, momentum=0.9)
     with pytest.raises(InputError, match="needs hyperparameter.*lr"):
@@ -351,6 +353,18 @@ def test_registry():
         "rmsprop",
         "adam",
         "adamw",
+        "nadam",
+        "radam",
+        "adamax",
+        "adadelta",
+        "adafactor",
+        "lion",
+        "muon",
+        "sgd_schedule_free",
+        "adamw_schedule_free",
+        "sam",
+        "lookahead",
+        "shampoo",
     ]
     assert {n: c.name for n, c in OPTIMIZERS.items()} == {n: n for n in OPTIMIZERS}
 

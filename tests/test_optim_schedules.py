@@ -113,6 +113,10 @@ def test_registry_and_kinds():
         "cosine",
         "ramp",
         "warmup",
+        "polynomial",
+        "cosine_restarts",
+        "one_cycle",
+        "reduce_on_plateau",
     }
     assert cosine(1.0, 10).to_dict() == {
         "kind": "cosine",

@@ -218,7 +218,7 @@ def test_lr_range_test_on_a_small_model_with_other_rules(blobs):
         ({"diverge": 1.0}, "diverge"),
         ({"method": "valley"}, "suggestion method"),
         ({"skip_start": -1}, "skip_start"),
-        ({"optimizer": "lion"}, "unknown optimizer"),
+        ({"optimizer": "adamx"}, "unknown optimizer"),
         ({"optimizer": 3}, "optimizer"),
     ],
 )

@@ -24,6 +24,17 @@ Conventions shared by every rule:
   round-trip it (use :meth:`Optimizer.state_from_arrays` to validate what was loaded).
 - :meth:`Optimizer.config` returns a JSON-able dict and :func:`optimizer_from_config` rebuilds
   the optimizer from it, schedules included.
+- Every rule clips its gradient when given ``clip_value=`` and/or ``clip_norm=`` (see
+  :class:`Optimizer`).
+- Three optional parts of the protocol, with defaults in the base class:
+  ``needs_closure`` (SAM's ``step(theta, grad, state, closure)``), :meth:`Optimizer.eval_params`
+  (the point to evaluate: theta, or the schedule-free average) and :meth:`Optimizer.observe`
+  (a metric for the stateful schedules, whose state :meth:`Optimizer.state_to_arrays` saves as
+  ``sched.<hyperparameter>.<field>`` arrays).
+
+This module holds the protocol and the classic rules; the newer ones are in ``modern``
+(NAdam, RAdam, Adamax, Adadelta, Lion), ``layerwise`` (Adafactor, Muon, Shampoo: they need the
+model's layout), ``schedule_free`` and ``wrappers`` (SAM, Lookahead); ``registry`` names them all.
 """
 
 from __future__ import annotations
@@ -38,10 +49,10 @@ import numpy as np
 from .. import _validate as checks
 from ..contract import check_theta
 from ..errors import InputError
+from ..params import Layout
 from .schedules import Schedule, as_schedule
 
 __all__ = [
-    "OPTIMIZERS",
     "SGD",
     "Adagrad",
     "Adam",
@@ -66,6 +77,19 @@ def _fraction(value: float, name: str) -> float:
     if v >= 1.0:
         raise InputError(f"{name} must be in [0, 1), got {value!r}")
     return v
+
+
+def _positive(value: float, name: str) -> float:
+    v = checks.nonneg_float(value, name)
+    if v == 0:
+        raise InputError(f"{name} must be positive, got {value!r}")
+    return v
+
+
+def _flag(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def _number_or_schedule(value, name: str, check: Callable[[float, str], float]):
@@ -110,6 +134,60 @@ def _mask_from_runs(d: Mapping) -> np.ndarray:
     return mask
 
 
+def _parse_decay_mask(decay_mask) -> np.ndarray | None:
+    """``None``, a boolean vector over theta, or its ``{"size", "runs"}`` config form."""
+    if decay_mask is None:
+        return None
+    if isinstance(decay_mask, Mapping):
+        return _mask_from_runs(decay_mask)
+    mask = np.asarray(decay_mask)
+    if mask.ndim != 1 or mask.dtype != np.bool_:
+        raise InputError(
+            f"decay_mask must be a 1-D boolean array over theta, got shape {mask.shape} "
+            f"and dtype {mask.dtype}"
+        )
+    return mask.copy()
+
+
+def _parse_layout(layout, name: str) -> Layout:
+    """A :class:`steepest.params.Layout`, or its ``to_dict()`` list (from a config)."""
+    if layout is None:
+        raise InputError(
+            f"optimizer {name!r} needs layout= (the model's steepest.params.Layout) to know the "
+            "shapes of the tensors inside theta"
+        )
+    if isinstance(layout, Layout):
+        return layout
+    try:
+        return Layout.from_dict(list(layout))
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"layout must be a steepest.params.Layout or its to_dict() list, got "
+                         f"{layout!r}") from None
+
+
+def _option_to_json(value):
+    """A constructor option as it is written in a config."""
+    if isinstance(value, np.ndarray) and value.dtype == np.bool_:
+        return _mask_to_runs(value)
+    if isinstance(value, Layout):
+        return value.to_dict()
+    if isinstance(value, Optimizer):
+        return value.config()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _decay(theta, wd: float, mask, out) -> np.ndarray:
+    """``out = wd * theta`` (zero where ``mask`` is False), for decoupled or L2 weight decay."""
+    np.multiply(theta, wd, out=out)
+    if mask is not None:
+        out *= mask
+    return out
+
+
 # ------------------------------------------------------------------ the protocol
 def _adaptive_step(g, cache, lr, eps, out):
     """``out = -lr g / (sqrt(cache) + eps)``, the step of Adagrad and RMSProp, in place."""
@@ -120,27 +198,49 @@ def _adaptive_step(g, cache, lr, eps, out):
     return out
 
 
-class Optimizer:
-    """Base class of the update rules; subclasses define ``_apply`` and their state slots.
+# Kinds of state array besides the theta-sized vectors (spec value None) and the fixed-length
+# vectors in theta's dtype (spec value: a shape tuple).
+F64 = "f64"  # a 0-d float64 scalar (running products, sums)
+I64 = "i64"  # a 0-d int64 counter (a wrapped rule's step)
 
-    ``_apply(g, state, theta, t, work)`` updates the slot arrays of ``state`` in place, may use
-    the scratch vectors ``work``, and returns the array holding ``delta`` (a slot or a scratch
-    vector). ``t`` is the step counter before the update.
+# torch.nn.utils.clip_grad_norm_ divides by (norm + 1e-6); so do we, for the same numbers.
+_CLIP_NORM_EPS = 1e-6
+
+
+class Optimizer:
+    """Base class of the update rules; subclasses define ``_apply`` and their state arrays.
+
+    ``_apply(g, state, theta, t, work)`` updates the arrays of ``state`` in place, may use the
+    scratch vectors ``work``, and returns the array holding ``delta`` (a slot or a scratch
+    vector). ``t`` is the step counter before the update. The state arrays are the theta-sized
+    ``slots`` unless :meth:`_state_spec` says otherwise.
+
+    Every rule takes ``clip_norm=`` and ``clip_value=`` (numbers or schedules, off by default):
+    the gradient is first clipped element-wise to ``[-clip_value, clip_value]``, then scaled by
+    ``min(1, clip_norm / (||g||_2 + 1e-6))`` with the norm over the whole vector (torch's
+    ``clip_grad_value_`` and ``clip_grad_norm_``). The caller's gradient is never modified.
     """
 
     name: ClassVar[str] = ""
-    slots: ClassVar[tuple[str, ...]] = ()  # state arrays besides "step"
+    slots: ClassVar[tuple[str, ...]] = ()  # theta-sized state vectors besides "step"
     n_work: ClassVar[int] = 1  # scratch vectors the update needs
+    needs_closure: ClassVar[bool] = False  # True: step(theta, grad, state, closure)
+    needs_layout: ClassVar[bool] = False  # True: the constructor needs layout=
 
-    def __init__(self, **hyper):
-        # raw values: floats or schedules, in the order of the constructor's signature
-        self._hyperparams: dict[str, float | Callable] = dict(hyper)
+    def __init__(self, *, clip_norm=None, clip_value=None, **hyper):
+        # raw values: floats, schedules or None, in the order of the constructor's signature
+        self._hyperparams: dict[str, float | Callable | None] = dict(hyper)
+        for key, value in (("clip_norm", clip_norm), ("clip_value", clip_value)):
+            if value is not None:
+                self._hyperparams[key] = _number_or_schedule(value, key, _positive)
         self._scratch: list[np.ndarray] = []
+        self._clip_buf: np.ndarray | None = None
+        self._spec_cache: dict | None = None
 
     # --------------------------------------------------------- hyperparameters
     def _value(self, name: str, t: int) -> float:
         h = self._hyperparams[name]
-        if isinstance(h, float):
+        if isinstance(h, float) or h is None:
             return h
         if isinstance(h, Schedule):
             return h.value_at(t)
@@ -155,16 +255,18 @@ class Optimizer:
         return {}
 
     def _config_options(self) -> dict:
-        return self._options()
+        return {k: _option_to_json(v) for k, v in self._options().items()}
 
     def replace(self, **changes) -> Optimizer:
         """A new optimizer of the same kind with some hyperparameters changed."""
         kwargs = {**self._hyperparams, **self._options()}
-        unknown = sorted(set(changes) - set(kwargs))
+        params = inspect.signature(type(self).__init__).parameters
+        allowed = [p for p, v in params.items() if p != "self" and v.kind != v.VAR_KEYWORD]
+        unknown = sorted(set(changes) - set(kwargs) - set(allowed))
         if unknown:
             raise InputError(
                 f"unknown hyperparameter(s) {', '.join(unknown)} for {self.name!r}; "
-                f"allowed: {', '.join(kwargs)}"
+                f"allowed: {', '.join(allowed)}"
             )
         kwargs.update(changes)
         return type(self)(**kwargs)
@@ -173,7 +275,7 @@ class Optimizer:
         """``{"name": ..., <hyperparameters>}``; schedules become dicts. JSON-able."""
         d: dict = {"name": self.name}
         for k, h in self._hyperparams.items():
-            if isinstance(h, float):
+            if isinstance(h, float) or h is None:
                 d[k] = h
             elif isinstance(h, Schedule):
                 d[k] = h.to_dict()
@@ -190,67 +292,150 @@ class Optimizer:
         parts += [f"{k}={v!r}" for k, v in self._options().items() if not isinstance(v, np.ndarray)]
         return f"{type(self).__name__}({', '.join(parts)})"
 
+    # --------------------------------------------------------- stateful schedules
+    def _stateful_schedules(self) -> dict[str, Schedule]:
+        """``"sched.<hyperparameter>" -> schedule`` for every schedule that keeps state."""
+        return {f"sched.{k}": h for k, h in self._hyperparams.items()
+                if isinstance(h, Schedule) and h.stateful}
+
+    def observe(self, metric: float) -> None:
+        """Show ``metric`` (e.g. the validation metric, once per epoch) to every stateful
+        schedule among the hyperparameters (``reduce_on_plateau``); a no-op without one."""
+        seen: set[int] = set()
+        for sched in self._stateful_schedules().values():
+            if id(sched) not in seen:  # one schedule may drive two hyperparameters
+                seen.add(id(sched))
+                sched.observe(metric)
+
+    def _schedule_arrays(self) -> dict[str, np.ndarray]:
+        return {f"{prefix}.{k}": v for prefix, sched in self._stateful_schedules().items()
+                for k, v in sched.state_arrays().items()}
+
+    def _load_schedule_arrays(self, arrays: Mapping) -> None:
+        """Restore the schedules' state from the ``sched.*`` entries of ``arrays``."""
+        for prefix, sched in self._stateful_schedules().items():
+            names = {f"{prefix}.{n}": n for n in sched.state_names()}
+            missing = [k for k in names if k not in arrays]
+            if missing:
+                raise InputError(f"a {self.name!r} state needs the schedule arrays "
+                                 f"{', '.join(names)}; missing: {', '.join(missing)}")
+            sched.load_state_arrays({n: arrays[k] for k, n in names.items()})
+
     # --------------------------------------------------------- state
+    def _state_spec(self) -> dict[str, object]:
+        """Every state array besides "step": ``name -> None`` (a theta-sized vector), a shape
+        tuple (a vector of that length in theta's dtype), :data:`F64` or :data:`I64` (0-d)."""
+        return {k: None for k in self.slots}
+
+    def _spec(self) -> dict[str, object]:
+        if self._spec_cache is None:
+            self._spec_cache = self._state_spec()
+        return self._spec_cache
+
     def init(self, theta: np.ndarray) -> dict[str, np.ndarray]:
-        """A fresh state for ``theta``: zero slots in its dtype and ``step = 0``."""
+        """A fresh state for ``theta`` (zero slots in its dtype, ``step = 0``).
+
+        A fresh state starts a run: it also resets the stateful schedules (see :meth:`observe`).
+        """
         theta = _as_theta(np.asarray(theta))
         self._check_theta(theta)
         state = {"step": np.zeros((), dtype=np.int64)}
-        for k in self.slots:
-            state[k] = np.zeros_like(theta)
+        for k, kind in self._spec().items():
+            if kind is None:
+                state[k] = np.zeros_like(theta)
+            elif kind == F64:
+                state[k] = np.zeros((), dtype=np.float64)
+            elif kind == I64:
+                state[k] = np.zeros((), dtype=np.int64)
+            else:
+                state[k] = np.zeros(kind, dtype=theta.dtype)
+        self._init_state(theta, state)
+        for sched in self._stateful_schedules().values():
+            sched.reset()
         return state
 
-    def _check_theta(self, theta: np.ndarray) -> None:
-        """Hook for rules whose hyperparameters depend on theta's size (AdamW's mask)."""
+    def _init_state(self, theta: np.ndarray, state: dict) -> None:
+        """Hook: set the state arrays that do not start at zero."""
 
-    def _check(self, theta, grad, state) -> tuple[np.ndarray, int]:
-        """Cheap per-call checks; returns the gradient (in theta's dtype) and the step."""
-        _as_theta(theta)
+    def _check_theta(self, theta: np.ndarray) -> None:
+        """Refuse a theta that does not fit the rule's masks or layout."""
+        mask = getattr(self, "decay_mask", None)
+        if mask is not None and mask.shape != theta.shape:
+            raise InputError(f"decay_mask has {mask.size} entries but theta has {theta.size}")
+
+    @staticmethod
+    def _grad_for(theta: np.ndarray, grad) -> np.ndarray:
+        """``grad`` as an array of theta's shape and dtype (cast if needed, never copied else)."""
         if not isinstance(grad, np.ndarray):
             grad = np.asarray(grad)
         if grad.shape != theta.shape:
             raise InputError(f"grad has shape {grad.shape} but theta has shape {theta.shape}")
         if grad.dtype != theta.dtype:
             grad = grad.astype(theta.dtype)
+        return grad
+
+    def _check(self, theta, grad, state) -> tuple[np.ndarray, int]:
+        """Cheap per-call checks; returns the gradient (in theta's dtype) and the step."""
+        _as_theta(theta)
+        grad = self._grad_for(theta, grad)
         if not isinstance(state, dict):
             raise InputError(f"state must be the dict made by {self.name}.init, got {state!r}")
+        spec = self._spec()
         try:
-            if len(state) != len(self.slots) + 1:
+            if len(state) != len(spec) + 1:
                 raise KeyError("step")
             step = state["step"]
-            for k in self.slots:
+            for k, kind in spec.items():
                 a = state[k]
-                if a.shape != theta.shape or a.dtype != theta.dtype:
+                if kind == F64 or kind == I64:
+                    continue
+                shape = theta.shape if kind is None else kind
+                if a.shape != shape or a.dtype != theta.dtype:
                     raise InputError(
-                        f"state[{k!r}] has shape {a.shape} and dtype {a.dtype}, but theta has "
-                        f"shape {theta.shape} and dtype {theta.dtype}"
+                        f"state[{k!r}] has shape {a.shape} and dtype {a.dtype}, but it should "
+                        f"have shape {shape} and theta's dtype {theta.dtype} (theta has shape "
+                        f"{theta.shape})"
                     )
         except (KeyError, AttributeError):
             raise InputError(
                 f"state is not a {self.name!r} state: expected arrays "
-                f"{', '.join(('step',) + self.slots)}, got keys {sorted(state)}"
+                f"{', '.join(('step', *spec))}, got keys {sorted(state)}"
             ) from None
         return grad, int(step)
 
     def state_to_arrays(self, state: Mapping) -> dict[str, np.ndarray]:
-        """The state as a dict of arrays for ``np.savez(path, **arrays)`` (validated, no copy)."""
-        return self._validate_state(state, theta=None, copy=False)
+        """The state as a dict of arrays for ``np.savez(path, **arrays)`` (validated, no copy).
+
+        Stateful schedules add their state as ``sched.<hyperparameter>.<field>`` arrays
+        (copies), so a checkpoint restored by :meth:`state_from_arrays` continues exactly.
+        """
+        out = self._validate_state(state, theta=None, copy=False)
+        out.update(self._schedule_arrays())
+        return out
 
     def state_from_arrays(self, arrays: Mapping, theta: np.ndarray | None = None) -> dict:
         """A state (fresh, writable copies) from saved arrays, e.g. ``np.load(path)``.
 
         Checks that exactly the keys of this rule are present, that ``step`` is a non-negative
-        integer scalar and that the slots are 1-D floating vectors of one shape and dtype (that
-        of ``theta`` when it is given).
+        integer scalar and that the vectors are 1-D floating arrays of the expected lengths and
+        one dtype (that of ``theta`` when it is given). The ``sched.*`` arrays are loaded into
+        the stateful schedules (see :meth:`state_to_arrays`).
         """
+        if not isinstance(arrays, Mapping):
+            raise InputError(f"a {self.name!r} state must be a mapping of arrays, got {arrays!r}")
         if theta is not None:
             theta = _as_theta(np.asarray(theta))
-        return self._validate_state(arrays, theta=theta, copy=True)
+        sched_keys = set(self._schedule_arrays())
+        rest = {k: arrays[k] for k in arrays.keys() if k not in sched_keys}
+        state = self._validate_state(rest, theta=theta, copy=True)
+        self._load_schedule_arrays(arrays)
+        return state
 
     def _validate_state(self, arrays: Mapping, theta, copy: bool) -> dict:
         if not isinstance(arrays, Mapping):
             raise InputError(f"a {self.name!r} state must be a mapping of arrays, got {arrays!r}")
-        expected = ("step",) + self.slots
+        spec = self._spec()
+        expected = ("step", *spec)
         keys = set(arrays.keys())
         missing = [k for k in expected if k not in keys]
         extra = sorted(keys - set(expected))
@@ -259,28 +444,28 @@ class Optimizer:
                 f"a {self.name!r} state needs exactly the arrays {', '.join(expected)}; "
                 f"missing: {', '.join(missing) or 'none'}; unexpected: {', '.join(extra) or 'none'}"
             )
-        step = np.asarray(arrays["step"])
-        if step.shape != () or step.dtype.kind not in "iu" or int(step) < 0:
-            raise InputError(
-                f"state 'step' must be a non-negative integer scalar, got shape {step.shape}, "
-                f"dtype {step.dtype}"
-            )
-        out = {"step": np.array(int(step), dtype=np.int64)}
+        out = {"step": _counter(arrays["step"], "step")}
         ref_shape = theta.shape if theta is not None else None
         ref_dtype = theta.dtype if theta is not None else None
-        for k in self.slots:
+        for k, kind in spec.items():
+            if kind == F64 or kind == I64:
+                out[k] = _scalar_state(arrays[k], k, kind)
+                continue
             a = np.asarray(arrays[k])
             if a.ndim != 1 or not np.issubdtype(a.dtype, np.floating):
                 raise InputError(
                     f"state {k!r} must be a 1-D floating vector, got shape {a.shape}, "
                     f"dtype {a.dtype}"
                 )
-            if ref_shape is None:
-                ref_shape, ref_dtype = a.shape, a.dtype
-            if a.shape != ref_shape or a.dtype != ref_dtype:
+            if ref_dtype is None:
+                ref_dtype = a.dtype
+            if kind is None and ref_shape is None:
+                ref_shape = a.shape
+            want = ref_shape if kind is None else kind
+            if a.shape != want or a.dtype != ref_dtype:
                 raise InputError(
                     f"state {k!r} has shape {a.shape} and dtype {a.dtype}; expected shape "
-                    f"{ref_shape} and dtype {ref_dtype}"
+                    f"{want} and dtype {ref_dtype}"
                 )
             out[k] = np.array(a, copy=True) if copy else a
         if theta is not None:
@@ -294,12 +479,35 @@ class Optimizer:
             w = self._scratch = [np.empty_like(theta) for _ in range(self.n_work)]
         return w
 
+    def _clip(self, g: np.ndarray, t: int) -> np.ndarray:
+        """``g`` clipped by value, then by global norm (a scratch copy; ``g`` is untouched)."""
+        hp = self._hyperparams
+        if "clip_value" not in hp and "clip_norm" not in hp:
+            return g
+        buf = self._clip_buf
+        if buf is None or buf.shape != g.shape or buf.dtype != g.dtype:
+            buf = self._clip_buf = np.empty_like(g)
+        out = g
+        if "clip_value" in hp:
+            c = self._value("clip_value", t)
+            out = np.clip(g, -c, c, out=buf)
+        if "clip_norm" in hp:
+            norm = math.sqrt(float(np.dot(out, out)))
+            scale = self._value("clip_norm", t) / (norm + _CLIP_NORM_EPS)
+            if scale < 1.0:
+                out = np.multiply(out, scale, out=buf)
+        return out
+
+    def _prepare(self, theta, grad, state) -> tuple[np.ndarray, int]:
+        grad, t = self._check(theta, grad, state)
+        return self._clip(grad, t), t
+
     def update(self, theta: np.ndarray, grad, state: dict) -> tuple[np.ndarray, dict]:
         """``(delta, new_state)`` with ``state`` left untouched; the caller adds ``delta``.
 
         The arguments come in the order of :meth:`step` (parameters, gradient, state)."""
-        grad, t = self._check(theta, grad, state)
-        new = {k: state[k].copy() for k in self.slots}
+        grad, t = self._prepare(theta, grad, state)
+        new = {k: v.copy() for k, v in state.items() if k != "step"}
         delta = self._apply(grad, new, theta, t, self._work(theta)).copy()
         new["step"] = np.array(t + 1, dtype=np.int64)
         return delta, new
@@ -310,14 +518,43 @@ class Optimizer:
         After the first call no vector is allocated: the rule works in scratch vectors kept by
         the optimizer and in the state's own arrays (only ``state["step"]`` is a new 0-d array).
         """
-        grad, t = self._check(theta, grad, state)
+        grad, t = self._prepare(theta, grad, state)
         delta = self._apply(grad, state, theta, t, self._work(theta))
         theta += delta
         state["step"] = np.array(t + 1, dtype=np.int64)
         return state
 
+    def eval_params(self, theta: np.ndarray, state: dict) -> np.ndarray:
+        """The parameters to evaluate (validate, test, save as the result) after a step.
+
+        ``theta`` itself for every rule except the schedule-free ones, which take gradients at
+        one point and return another (see :class:`steepest.optim.ScheduleFreeSGD`); the
+        returned array must be treated as read-only.
+        """
+        return theta
+
     def _apply(self, g, s, theta, t, work):  # pragma: no cover - every rule overrides it
         raise NotImplementedError
+
+
+def _counter(value, name: str) -> np.ndarray:
+    step = np.asarray(value)
+    if step.shape != () or step.dtype.kind not in "iu" or int(step) < 0:
+        raise InputError(
+            f"state {name!r} must be a non-negative integer scalar, got shape {step.shape}, "
+            f"dtype {step.dtype}"
+        )
+    return np.array(int(step), dtype=np.int64)
+
+
+def _scalar_state(value, name: str, kind: str) -> np.ndarray:
+    if kind == I64:
+        return _counter(value, name)
+    a = np.asarray(value)
+    if a.shape != () or a.dtype.kind != "f":
+        raise InputError(f"state {name!r} must be a 0-d float, got shape {a.shape}, "
+                         f"dtype {a.dtype}")
+    return np.array(a, dtype=np.float64)
 
 
 # ------------------------------------------------------------------ the rules
@@ -330,8 +567,9 @@ class SGD(Optimizer):
 
     name = "sgd"
 
-    def __init__(self, lr):
-        super().__init__(lr=_number_or_schedule(lr, "lr", _rate))
+    def __init__(self, lr, *, clip_norm=None, clip_value=None):
+        super().__init__(lr=_number_or_schedule(lr, "lr", _rate),
+                         clip_norm=clip_norm, clip_value=clip_value)
 
     def _apply(self, g, s, theta, t, work):
         (d,) = work
@@ -350,9 +588,10 @@ class Momentum(Optimizer):
     name = "momentum"
     slots = ("v",)
 
-    def __init__(self, lr, mu=0.9):
+    def __init__(self, lr, mu=0.9, *, clip_norm=None, clip_value=None):
         super().__init__(lr=_number_or_schedule(lr, "lr", _rate),
-                         mu=_number_or_schedule(mu, "mu", _fraction))
+                         mu=_number_or_schedule(mu, "mu", _fraction),
+                         clip_norm=clip_norm, clip_value=clip_value)
 
     def _apply(self, g, s, theta, t, work):
         lr, mu = self._value("lr", t), self._value("mu", t)
@@ -375,9 +614,10 @@ class Nesterov(Optimizer):
     slots = ("v",)
     n_work = 2
 
-    def __init__(self, lr, mu=0.9):
+    def __init__(self, lr, mu=0.9, *, clip_norm=None, clip_value=None):
         super().__init__(lr=_number_or_schedule(lr, "lr", _rate),
-                         mu=_number_or_schedule(mu, "mu", _fraction))
+                         mu=_number_or_schedule(mu, "mu", _fraction),
+                         clip_norm=clip_norm, clip_value=clip_value)
 
     def _apply(self, g, s, theta, t, work):
         lr, mu = self._value("lr", t), self._value("mu", t)
@@ -395,9 +635,10 @@ class Adagrad(Optimizer):
     name = "adagrad"
     slots = ("cache",)
 
-    def __init__(self, lr=1e-2, eps=1e-10):
+    def __init__(self, lr=1e-2, eps=1e-10, *, clip_norm=None, clip_value=None):
         super().__init__(lr=_number_or_schedule(lr, "lr", _rate),
-                         eps=_number_or_schedule(eps, "eps", _rate))
+                         eps=_number_or_schedule(eps, "eps", _rate),
+                         clip_norm=clip_norm, clip_value=clip_value)
 
     def _apply(self, g, s, theta, t, work):
         lr, eps = self._value("lr", t), self._value("eps", t)
@@ -415,11 +656,13 @@ class RMSProp(Optimizer):
     name = "rmsprop"
     slots = ("cache",)
 
-    def __init__(self, lr=1e-2, decay=0.99, eps=1e-8):
+    def __init__(self, lr=1e-2, decay=0.99, eps=1e-8, *, clip_norm=None, clip_value=None):
         super().__init__(
             lr=_number_or_schedule(lr, "lr", _rate),
             decay=_number_or_schedule(decay, "decay", _fraction),
             eps=_number_or_schedule(eps, "eps", _rate),
+            clip_norm=clip_norm,
+            clip_value=clip_value,
         )
 
     def _apply(self, g, s, theta, t, work):
@@ -443,16 +686,17 @@ class Adam(Optimizer):
     name = "adam"
     slots = ("m", "v")
 
-    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, bias_correction=True):
+    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, bias_correction=True, *,
+                 clip_norm=None, clip_value=None):
         super().__init__(
             lr=_number_or_schedule(lr, "lr", _rate),
             beta1=_number_or_schedule(beta1, "beta1", _fraction),
             beta2=_number_or_schedule(beta2, "beta2", _fraction),
             eps=_number_or_schedule(eps, "eps", _rate),
+            clip_norm=clip_norm,
+            clip_value=clip_value,
         )
-        if not isinstance(bias_correction, (bool, np.bool_)):
-            raise InputError(f"bias_correction must be True or False, got {bias_correction!r}")
-        self.bias_correction = bool(bias_correction)
+        self.bias_correction = _flag(bias_correction, "bias_correction")
 
     def _options(self) -> dict:
         return {"bias_correction": self.bias_correction}
@@ -510,34 +754,17 @@ class AdamW(Adam):
         weight_decay=1e-2,
         decay_mask=None,
         bias_correction=True,
+        *,
+        clip_norm=None,
+        clip_value=None,
     ):
-        super().__init__(lr, beta1, beta2, eps, bias_correction)
+        super().__init__(lr, beta1, beta2, eps, bias_correction, clip_norm=clip_norm,
+                         clip_value=clip_value)
         self._hyperparams["weight_decay"] = _number_or_schedule(weight_decay, "weight_decay", _rate)
-        if decay_mask is None:
-            self.decay_mask = None
-        elif isinstance(decay_mask, Mapping):
-            self.decay_mask = _mask_from_runs(decay_mask)
-        else:
-            mask = np.asarray(decay_mask)
-            if mask.ndim != 1 or mask.dtype != np.bool_:
-                raise InputError(
-                    f"decay_mask must be a 1-D boolean array over theta, got shape {mask.shape} "
-                    f"and dtype {mask.dtype}"
-                )
-            self.decay_mask = mask.copy()
+        self.decay_mask = _parse_decay_mask(decay_mask)
 
     def _options(self) -> dict:
         return {"decay_mask": self.decay_mask, "bias_correction": self.bias_correction}
-
-    def _config_options(self) -> dict:
-        mask = None if self.decay_mask is None else _mask_to_runs(self.decay_mask)
-        return {"decay_mask": mask, "bias_correction": self.bias_correction}
-
-    def _check_theta(self, theta: np.ndarray) -> None:
-        if self.decay_mask is not None and self.decay_mask.shape != theta.shape:
-            raise InputError(
-                f"decay_mask has {self.decay_mask.size} entries but theta has {theta.size}"
-            )
 
     def _apply(self, g, s, theta, t, work):
         lr, wd = self._value("lr", t), self._value("weight_decay", t)
@@ -552,19 +779,26 @@ class AdamW(Adam):
         return d
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {
-    cls.name: cls for cls in (SGD, Momentum, Nesterov, Adagrad, RMSProp, Adam, AdamW)
-}
+def _registry() -> dict[str, type[Optimizer]]:
+    from .registry import OPTIMIZERS
+
+    return OPTIMIZERS
 
 
 def make_optimizer(name: str, **hyper) -> Optimizer:
-    """``OPTIMIZERS[name](**hyper)``, with errors naming unknown or missing hyperparameters."""
-    checks.choice(name, OPTIMIZERS, "optimizer")
-    cls = OPTIMIZERS[name]
+    """``OPTIMIZERS[name](**hyper)``, with errors naming unknown or missing hyperparameters.
+
+    The wrappers (``sam``, ``lookahead``) take their inner rule as ``base=`` (a name, a config
+    dict or an optimizer) and pass the hyperparameters they do not know to it.
+    """
+    registry = _registry()
+    checks.choice(name, registry, "optimizer")
+    cls = registry[name]
     params = inspect.signature(cls.__init__).parameters
-    allowed = [p for p in params if p != "self"]
+    allowed = [p for p, v in params.items() if p != "self" and v.kind != v.VAR_KEYWORD]
+    forwards = any(v.kind == v.VAR_KEYWORD for v in params.values())
     unknown = sorted(set(hyper) - set(allowed))
-    if unknown:
+    if unknown and not forwards:
         raise InputError(
             f"unknown hyperparameter(s) {', '.join(unknown)} for optimizer {name!r}; "
             f"allowed: {', '.join(allowed)}"
@@ -583,3 +817,10 @@ def optimizer_from_config(d: Mapping) -> Optimizer:
         raise InputError(f"an optimizer config must be a dict with a 'name' key, got {d!r}")
     hyper = {k: v for k, v in d.items() if k != "name"}
     return make_optimizer(d["name"], **hyper)
+
+
+def __getattr__(name: str):
+    # OPTIMIZERS lives in .registry, which imports the rule modules, which import this one
+    if name == "OPTIMIZERS":
+        return _registry()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,6 +28,7 @@ import math
 import os
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -347,6 +348,20 @@ def _run_stages(study, space, base, study_dir, url, opts: _Options, emit) -> lis
     return stage_info
 
 
+@contextmanager
+def _quiet_optuna():
+    """Optuna logs every trial; the library prints nothing (trials are reported as events),
+    so its logger is quieted for the search and restored after."""
+    import optuna
+
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(level)
+
+
 def run_search(space: SearchSpace, base: dict, study_dir: str | Path, *, trials: int = 20,
                sampler: str = "random", pruner: str = "none", stages: int = 1,
                storage: str | None = None, study_name: str | None = None, workers: int = 1,
@@ -367,7 +382,7 @@ def run_search(space: SearchSpace, base: dict, study_dir: str | Path, *, trials:
                     base)
     study_dir = Path(study_dir)
     emit = on_event or (lambda ev: None)
-    with FolderLock(study_dir, "study folder") as lock:
+    with FolderLock(study_dir, "study folder") as lock, _quiet_optuna():
         if lock.took_over:
             emit({"type": "notice", "message": lock.took_over})
         url = storage_url(study_dir, storage)

@@ -23,7 +23,7 @@ FORMATS = ("png", "svg", "pdf")
 
 def new_figure(figsize: tuple[float, float] = (7, 4)) -> Figure:
     """A new Figure made without pyplot: nothing registered globally, no backend chosen."""
-    return Figure(figsize=figsize)
+    return Figure(figsize=figsize, layout="constrained")
 
 
 def figure_and_axes(ax=None, figsize: tuple[float, float] = (7, 4)):
