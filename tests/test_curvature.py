@@ -156,7 +156,7 @@ def test_extreme_eigenvalues_include_the_negative_bottom(indef_quad):
     assert np.allclose(q.A @ u, -3.0 * u, atol=1e-5)
     assert res.top_vectors.shape == (q.n, 3) and res.converged
     assert isinstance(res, Extremes) and not res.exact
-    assert set(res.to_dict()) == {"top", "bottom", "n_hvp", "converged", "exact"}
+    assert set(res.to_dict()) == {"top", "bottom", "n_hvp", "converged", "exact", "matrix"}
     plain = extreme_eigenvalues(q, q.theta, k=3)
     assert plain.top_vectors is None and plain.bottom_vector is None
 
@@ -333,14 +333,16 @@ def test_mlp_hvp_matches_dense_product_and_dense_symmetrizes(tanh_problem):
     assert np.allclose(Hs, 0.5 * (H + H.T))
 
 
-def test_float32_theta_is_differenced_in_float64(tanh_problem):
+@pytest.mark.parametrize("products", ["exact", "finite-differences"])
+def test_float32_theta_is_multiplied_in_float64(tanh_problem, products):
     model, theta, X, y, obj, H = tanh_problem
     t32 = theta.astype(np.float32)
     v = np.random.default_rng(6).standard_normal(theta.size)
-    out = hvp(obj, t32, v)
+    out = hvp(obj, t32, v, products=products)
     assert out.dtype == np.float64
-    assert np.array_equal(out, hvp(obj, t32.astype(np.float64), v))
-    assert rel(out, dense_hessian(obj, t32.astype(np.float64)) @ v) < 1e-6
+    assert np.array_equal(out, hvp(obj, t32.astype(np.float64), v, products=products))
+    reference = dense_hessian(obj, t32.astype(np.float64), products=products) @ v
+    assert rel(out, reference) < (1e-13 if products == "exact" else 1e-6)
 
 
 def _torch_hvp(model, theta, X, y, v):
@@ -375,7 +377,9 @@ def _torch_hvp(model, theta, X, y, v):
 def test_hvp_matches_torch_double_backward_tanh(tanh_problem):
     model, theta, X, y, obj, _ = tanh_problem
     v = np.random.default_rng(8).standard_normal(theta.size)
-    assert rel(hvp(obj, theta, v), _torch_hvp(model, theta, X, y, v)) < 1e-7
+    reference = _torch_hvp(model, theta, X, y, v)
+    assert rel(hvp(obj, theta, v), reference) < 1e-12  # exact: the model's R-operator
+    assert rel(hvp(obj, theta, v, products="finite-differences"), reference) < 1e-7
 
 
 @pytest.mark.torch
@@ -391,7 +395,9 @@ def test_hvp_matches_torch_relu_away_from_kinks():
     bound = default_step(theta) * np.sqrt(np.sum(X**2, axis=1).max() + 1.0)
     assert np.abs(pre).min() > 10 * bound
     v = rng.standard_normal(theta.size)
-    assert rel(hvp(obj, theta, v), _torch_hvp(model, theta, X, y, v)) < 1e-6
+    reference = _torch_hvp(model, theta, X, y, v)
+    assert rel(hvp(obj, theta, v, products="finite-differences"), reference) < 1e-6
+    assert rel(hvp(obj, theta, v), reference) < 1e-12
 
 
 # --------------------------------------------------------------------------- bad input
@@ -512,3 +518,107 @@ def test_plots_return_figures_without_pyplot(pd_quad, tanh_problem):
     ax = fig.subplots()
     assert path.plot(ax=ax) is fig
     assert pyplot.get_fignums() == before
+
+
+# --------------------------------------------------------------------------- options
+def test_products_option_forces_or_refuses_differences(tanh_problem, pd_quad):
+    model, theta, X, y, obj, H = tanh_problem
+    fd = HessianOperator(obj, theta, products="finite-differences")
+    assert not fd.exact and fd.step == pytest.approx(default_step(theta))
+    assert HessianOperator(obj, theta).exact  # exact by default when offered
+    assert HessianOperator(obj, theta, products="exact").exact
+    res = top_eigenvalues(obj, theta, k=2, products="finite-differences")
+    assert not res.exact and res.matrix == "hessian"
+    assert np.allclose(res.eigenvalues, top_eigenvalues(obj, theta, k=2).eigenvalues, rtol=1e-6)
+    with pytest.raises(InputError, match="offers no exact Hessian-vector product"):
+        hvp(pd_quad, pd_quad.theta, np.ones(10), products="exact")
+    with pytest.raises(InputError, match="'central'"):
+        hvp(obj, theta, np.ones(theta.size), products="central")
+    with pytest.raises(InputError, match="pass fun and no hvp_fn"):
+        hvp(None, pd_quad.theta, np.ones(10), hvp_fn=pd_quad.hvp_fn,
+            products="finite-differences")
+
+
+def test_gauss_newton_option(tanh_problem, pd_quad):
+    model, theta, X, y, obj, H = tanh_problem
+    G = dense_hessian(obj, theta, matrix="ggn")
+    point = model.curvature_at(theta, X, y)
+    assert np.allclose(G, np.stack([point.ggn_vp(e) for e in np.eye(theta.size)], axis=1),
+                       rtol=0, atol=1e-14)
+    ev = np.linalg.eigvalsh(G)
+    rep = curvature_report(obj, theta, top=2, trace=True, n_samples=10, matrix="ggn")
+    assert rep.matrix == "ggn" and rep.trace.matrix == "ggn" and rep.exact
+    assert np.allclose(rep.eigenvalues, ev[::-1][:2], rtol=1e-6)
+    assert rep.to_dict()["matrix"] == "ggn"
+    assert "Gauss-Newton" in rep.plot().axes[0].get_title()
+    op = HessianOperator(obj, theta, matrix="ggn")
+    assert top_eigenvalues(op, k=1).matrix == "ggn"
+    with pytest.raises(InputError, match="the operator multiplies by the ggn"):
+        top_eigenvalues(op, k=1, matrix="hessian")
+    with pytest.raises(InputError, match="no finite-difference form"):
+        hvp(obj, theta, np.ones(theta.size), matrix="ggn", products="finite-differences")
+    with pytest.raises(InputError, match="offers no Gauss-Newton product"):
+        hvp(pd_quad, pd_quad.theta, np.ones(10), matrix="ggn")
+    path = curvature_along_path(obj, [theta, 0.5 * theta], matrix="ggn")
+    assert all(r.matrix == "ggn" for r in path.reports)
+
+
+def test_float32_precision_of_exact_products(tanh_problem, pd_quad):
+    model, theta, X, y, obj, H = tanh_problem
+    op = HessianOperator(obj, theta, precision="float32")
+    assert op.exact and op.precision == np.float32
+    v = np.random.default_rng(2).standard_normal(theta.size)
+    out = op.matvec(v)
+    assert out.dtype == np.float64 and 0 < rel(out, H @ v) < 1e-5
+    ev = np.linalg.eigvalsh(H)
+    assert np.allclose(top_eigenvalues(op, k=2).eigenvalues, ev[::-1][:2], rtol=1e-5)
+    with pytest.raises(InputError, match="precision='float32' applies to the objective's"):
+        HessianOperator(pd_quad, pd_quad.theta, precision="float32")
+    with pytest.raises(InputError, match="'float16'"):
+        HessianOperator(obj, theta, precision="float16")
+
+
+def test_the_operator_keeps_one_forward_pass(tanh_problem, monkeypatch):
+    model, theta, X, y, obj, H = tanh_problem
+    calls = []
+    original = type(model).curvature_at
+
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(model), "curvature_at", counted)
+    res = extreme_eigenvalues(obj, theta, k=2)
+    assert res.n_hvp > 10 and len(calls) == 1
+    assert np.allclose(res.top, np.linalg.eigvalsh(H)[::-1][:2], rtol=1e-8)
+
+
+def test_a_bound_that_redefines_hvp_has_it_called(tanh_problem):
+    """As the CLI's progress counter does: the products go through the subclass."""
+    model, theta, X, y, obj, H = tanh_problem
+    calls = []
+
+    class Counted(steepest.contract.Bound):
+        def hvp(self, theta, v):
+            calls.append(1)
+            return super().hvp(theta, v)
+
+    counted = Counted(model, X, y)
+    v = np.ones(theta.size)
+    assert rel(hvp(counted, theta, v), H @ v) < 1e-13
+    assert len(calls) == 1
+
+
+def test_dropout_and_batchnorm_in_training_mode_use_the_bound_seed():
+    rng = np.random.default_rng(0)
+    model = steepest.mlp([4, 6, 3], batchnorm=True, dropout=0.7, activation="tanh")
+    theta = model.init_params(1)
+    X, y = rng.standard_normal((20, 4)), rng.integers(0, 3, 20)
+    bound = steepest.bind(model, X, y, train=True, seed=9)
+    buffers = model.buffers.copy()
+    v = rng.standard_normal(theta.size)
+    expected = model.hvp(theta, v, X, y, train=True, rng=np.random.default_rng(9))
+    assert np.array_equal(hvp(bound, theta, v), expected)
+    fd = hvp(bound, theta, v, products="finite-differences")
+    assert rel(fd, expected) < 1e-6  # same masks at theta +- e v: the differences agree
+    assert np.array_equal(model.buffers, buffers)

@@ -12,6 +12,14 @@ For scores ``s`` of shape (N, C) and integer labels ``y``:
   ``(1/N) sum_i ||pred_i - target_i||_1``.
 
 At a kink (hinge exactly at the margin, ``|r|`` at 0) the gradient uses the sub-gradient 0.
+
+**Second derivatives.** :meth:`Loss.hvp` multiplies the Hessian of the mean loss with respect to
+the scores by a direction ``r`` of the scores (``H_loss r``, for the R-operator and the
+Gauss-Newton product of :class:`steepest.nn.Model`):
+
+- softmax: ``(1/N) (diag(p) - p p^T) r`` row by row, ``p = softmax(s)``;
+- SVM (both hinges) and L1: zero -- the losses are piecewise linear in the scores;
+- L2: ``2 r / N``.
 """
 
 from __future__ import annotations
@@ -121,6 +129,16 @@ def _regression(pred, target, kind, want_grad=True):
     return loss, (np.sign(r) / n if want_grad else None)
 
 
+def _softmax_hvp(scores, r):
+    """``(1/N) (p * r - p (p . r))`` per row: the softmax cross-entropy Hessian times ``r``."""
+    p = np.exp(scores - scores.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    out = r - np.sum(p * r, axis=1, keepdims=True)
+    out *= p
+    out /= scores.shape[0]
+    return out
+
+
 def _regression_target(pred, target):
     pred = np.asarray(pred)
     target = np.asarray(target)
@@ -182,6 +200,15 @@ class Loss:
     def value(self, scores, y) -> float:
         """The loss alone (no gradient), for evaluation-heavy callers."""
         return self(scores, y, want_grad=False)[0]
+
+    def hvp(self, scores, y, r):
+        """``H_loss r``: the Hessian of the mean loss with respect to the scores (N, C) times a
+        direction ``r`` of the scores (see the module docstring); a new array."""
+        if self.name == "softmax":
+            return _softmax_hvp(scores, r)
+        if self.name == "l2":
+            return r * (2.0 / scores.shape[0])
+        return np.zeros_like(r)  # svm and l1: piecewise linear
 
     def kinks(self, scores, y):
         if self.name == "svm":

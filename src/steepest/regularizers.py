@@ -6,6 +6,10 @@ One convention everywhere (no 1/2):
 - ``l1``: ``R = sum |W|``, ``dR/dW = sign(W)`` (sub-gradient 0 at 0)
 - ``elastic``: ``R = rho * sum |W| + (1 - rho) * sum W^2`` with ``rho = l1_ratio``
 
+The Hessian of the penalty is ``2 lambda`` times the identity on the penalized tensors for ``l2``
+(``2 lambda_2`` for ``elastic``) and zero for ``l1`` away from ``w = 0``
+(:meth:`Regularizer.add_hvp`).
+
 By default only tensors with role ``weight`` are penalized (not biases, not BatchNorm's gamma and
 beta); ``roles=("weight", "bias")`` widens that.
 """
@@ -105,6 +109,15 @@ class Regularizer:
                 grad[s.slice] += (2.0 * l2) * w
             if l1:
                 grad[s.slice] += l1 * np.sign(w)
+
+    def add_hvp(self, layout: Layout, v: np.ndarray, out: np.ndarray) -> None:
+        """Add ``d^2(lambda R) v`` to ``out`` in place: ``2 lambda_2 v`` on the penalized tensors
+        (the L1 part is piecewise linear: no curvature)."""
+        l2 = self.coefficients[1]
+        if not l2:
+            return
+        for s in layout.select(self.roles):
+            out[s.slice] += (2.0 * l2) * v[s.slice]
 
     def penalty(self, role: str, w: np.ndarray) -> float:
         """``lambda R(w)`` of one tensor with ``role`` (0 if that role is not regularized)."""

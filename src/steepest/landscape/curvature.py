@@ -1,13 +1,20 @@
 """Curvature of the loss at a point: Hessian-vector products, extreme eigenvalues, trace.
 
 Everything here is built on one primitive, the Hessian-vector product ``H v``. When the
-objective offers an exact product (a bound objective whose ``has_hvp`` is True, e.g.
-``steepest.bind(steepest.objective(f, theta0, hvp=...))``) that product is used. Otherwise it
-comes from central differences of the analytic gradient::
+objective offers an exact product (a bound objective whose ``has_hvp`` is True: steepest's own
+models, ``steepest.bind(model, X, y)``, by Pearlmutter's R-operator, see
+:class:`steepest.nn.model.PointCurvature`; or ``steepest.bind(steepest.objective(f, theta0,
+hvp=...))``) that product is used. Otherwise it comes from central differences of the
+analytic gradient::
 
     H v  ~=  (g(theta + e v) - g(theta - e v)) / (2 e)
 
-which costs two gradient evaluations and never forms ``H``. From it:
+which costs two gradient evaluations and never forms ``H``. Every function takes
+``products="exact" | "finite-differences"`` (default: exact when offered) to choose, and
+``matrix="hessian" | "ggn"`` to work on the generalized Gauss-Newton matrix
+``G = J^T H_loss J`` instead (``J`` the Jacobian of the model's outputs, ``H_loss`` the Hessian
+of the loss in them; positive semidefinite for convex losses; exact products only, from the
+objective's ``ggn_vp``). From the product:
 
 - :class:`HessianOperator` wraps the product as a ``scipy.sparse.linalg.LinearOperator`` that
   counts how many products were taken;
@@ -16,7 +23,9 @@ which costs two gradient evaluations and never forms ``H``. From it:
 - :func:`condition_number` turns the two extremes into a condition number and step-size advice;
 - :func:`curvature_report` / :func:`curvature_along_path` bundle all of that into results
   whose ``to_dict()`` is strict JSON, at one point or at a sequence of checkpoints;
-- :func:`dense_hessian` forms the whole matrix column by column, for small models and tests.
+- :func:`dense_hessian` forms the whole matrix column by column, for small models and tests;
+- :mod:`steepest.landscape.density` adds the eigenvalue density (stochastic Lanczos
+  quadrature) and the curvature of each block of the layout.
 
 ``fun`` is anything :func:`steepest.contract.bind` accepts: a callable ``theta -> (loss,
 grad)``, an object with ``.loss_and_grad(theta)``, or a bound objective
@@ -45,7 +54,9 @@ not a Hessian product at all, so keep such checks away from kinks or pass a smal
 
 All computation runs in float64: ``theta`` (a floating 1-D vector, checked by
 :func:`steepest.contract.check_theta`) is copied to float64 before any gradient call, so a
-steepest model (which computes in ``theta``'s dtype) runs in double precision.
+steepest model (which computes in ``theta``'s dtype) runs in double precision. The one
+exception is asked for explicitly: ``HessianOperator(..., precision="float32")`` runs the
+objective's exact products in single precision (pass the operator to any function here).
 """
 
 from __future__ import annotations
@@ -59,7 +70,7 @@ import numpy as np
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
 from .. import _validate as checks
-from ..contract import bind, check_theta
+from ..contract import Bound, bind, check_theta, preserved_buffers
 from ..errors import InputError
 from ..results import Result, finite_or_none
 
@@ -86,6 +97,10 @@ __all__ = [
 _EPS_MACH = float(np.finfo(np.float64).eps)
 _STEP_SCALE = float(np.cbrt(_EPS_MACH))  # ~6.06e-6
 WHICH = ("LA", "SA", "LM")
+PRODUCTS = ("exact", "finite-differences")
+MATRICES = ("hessian", "ggn")
+MATRIX_NAMES = {"hessian": "Hessian", "ggn": "Gauss-Newton"}
+PRECISIONS = ("float64", "float32")
 DEFAULT_TOL = 1e-6
 DEFAULT_ZERO_TOL = 1e-7
 
@@ -108,6 +123,7 @@ class Spectrum(Result):
     n_hvp: int
     converged: bool
     exact: bool
+    matrix: str = "hessian"
 
     _omit = ("eigenvectors",)
 
@@ -128,6 +144,7 @@ class Extremes(Result):
     exact: bool
     top_vectors: np.ndarray | None = None
     bottom_vector: np.ndarray | None = None
+    matrix: str = "hessian"
 
     _omit = ("top_vectors", "bottom_vector")
 
@@ -144,6 +161,7 @@ class TraceEstimate(Result):
     n_samples: int
     n_hvp: int
     exact: bool
+    matrix: str = "hessian"
 
     _omit = ("samples",)
 
@@ -167,7 +185,7 @@ class TraceEstimate(Result):
         ax.axhline(self.trace, color="gray", ls="--", lw=1,
                    label=f"estimate {self.trace:.4g} ± {self.stderr:.2g}")
         ax.set_xlabel("probes")
-        ax.set_ylabel("estimate of tr H")
+        ax.set_ylabel("estimate of tr G" if self.matrix == "ggn" else "estimate of tr H")
         ax.set_title("Hutchinson trace estimate")
         ax.legend()
         ax.grid(alpha=0.3)
@@ -229,6 +247,7 @@ class CurvatureReport(Result):
     n_hvp: int
     n_grad_evals: int
     seconds: float
+    matrix: str = "hessian"
 
     def to_dict(self) -> dict:
         return finite_or_none(super().to_dict())
@@ -246,10 +265,11 @@ class CurvatureReport(Result):
             labels.append("λmin")
         ax.set_xticks(range(len(labels)), labels)
         ax.axhline(0.0, color="black", lw=0.8)
-        ax.set_ylabel("Hessian eigenvalue")
+        what = MATRIX_NAMES[self.matrix]
+        ax.set_ylabel(f"{what} eigenvalue")
         kappa = self.condition.condition_number
         detail = f"condition number {kappa:.4g}" if kappa is not None else "condition unknown"
-        ax.set_title(f"Hessian spectrum ({self.condition.definiteness}, {detail})")
+        ax.set_title(f"{what} spectrum ({self.condition.definiteness}, {detail})")
         ax.legend()
         ax.grid(alpha=0.3, axis="y")
         return fig
@@ -317,26 +337,44 @@ def default_step(theta) -> float:
 
 
 # --------------------------------------------------------------------------- the operator
+def _choices(products, matrix) -> tuple[str | None, str]:
+    if products is not None:
+        products = checks.choice(products, PRODUCTS, "products")
+    return products, checks.choice("hessian" if matrix is None else matrix, MATRICES, "matrix")
+
+
 class HessianOperator(LinearOperator):
-    """The Hessian of ``fun`` at ``theta`` as an (n, n) float64 ``LinearOperator``.
+    """The Hessian (or the Gauss-Newton matrix) of ``fun`` at ``theta`` as an (n, n) float64
+    ``LinearOperator``.
 
     ``fun`` is anything :func:`steepest.contract.bind` accepts. Products are exact when
     ``hvp_fn`` (``v -> H v``) is given -- then ``fun`` may be None and ``theta`` only fixes
     ``n`` -- or when the bound objective offers an exact product (``has_hvp``); otherwise they
     are central differences of ``fun``'s gradient (see the module docstring for the step
-    ``eps``, which an exact product ignores). ``exact`` says which; ``n_products`` counts the
-    vectors multiplied so far and ``n_grad_evals`` the gradient evaluations they cost. The
-    operator is its own adjoint (the differenced Hessian is symmetric up to the difference
-    error).
+    ``eps``, which an exact product ignores). ``products="finite-differences"`` forces the
+    differences, ``products="exact"`` refuses them. ``matrix="ggn"`` multiplies by the
+    generalized Gauss-Newton matrix ``J^T H_loss J`` instead (the objective's ``ggn_vp``, or
+    ``hvp_fn`` taken as that product); it has no finite-difference form.
+
+    ``precision="float32"`` runs the objective's exact products in single precision (about
+    twice as fast, relative error near 1e-7; the operator itself stays float64).
+
+    ``exact`` and ``matrix`` say which; ``n_products`` counts the vectors multiplied so far
+    and ``n_grad_evals`` the gradient evaluations they cost. The operator is its own adjoint
+    (the differenced Hessian is symmetric up to the difference error). A steepest model bound
+    with :func:`steepest.bind` keeps its forward pass at ``theta`` for all the products
+    (:meth:`steepest.nn.Model.curvature_at`), so each costs only the R-passes.
     """
 
-    def __init__(self, fun=None, theta=None, eps=None, *, hvp_fn=None):
+    def __init__(self, fun=None, theta=None, eps=None, *, hvp_fn=None, products=None,
+                 matrix=None, precision: str = "float64"):
         theta = _point(theta)
         n = theta.shape[0]
         super().__init__(dtype=np.dtype(np.float64), shape=(n, n))
         self.theta = theta
         self.n_products = 0
         self.n_grad_evals = 0
+        products, self.matrix = _choices(products, matrix)
         if hvp_fn is not None and not callable(hvp_fn):
             raise InputError(f"hvp_fn must be a callable v -> H v, got {type(hvp_fn).__name__}")
         if fun is None and hvp_fn is None:
@@ -345,19 +383,72 @@ class HessianOperator(LinearOperator):
                              "v -> H v)")
         step = _step(eps)
         self.objective = None if fun is None else bind(fun)
+        self._point_curvature = None
         self._hvp_name = "hvp_fn"
-        if hvp_fn is None and self.objective is not None and self.objective.has_hvp:
-            hvp_fn = self._objective_product
-            self._hvp_name = "the objective's hvp"
+        own = False  # the objective's own exact product
+        if products == "finite-differences":
+            self._check_differences(hvp_fn)
+        elif hvp_fn is None:
+            hvp_fn = self._objective_exact(products)
+            own = hvp_fn is not None
         self.exact = hvp_fn is not None
         self._hvp_fn = hvp_fn
         if self.exact:
             self.step = None
         else:
             self.step = default_step(theta) if step is None else step
+        self.precision = np.dtype(checks.choice(precision, PRECISIONS, "precision"))
+        if self.precision != np.float64 and not own:
+            raise InputError("precision='float32' applies to the objective's exact products "
+                             "only (not to hvp_fn or finite differences)")
+
+    def _check_differences(self, hvp_fn) -> None:
+        if self.matrix == "ggn":
+            raise InputError("the Gauss-Newton matrix has no finite-difference form: use "
+                             "products='exact' (or leave products unset) with matrix='ggn'")
+        if hvp_fn is not None or self.objective is None:
+            raise InputError("products='finite-differences' differences fun's gradient: pass "
+                             "fun and no hvp_fn")
+
+    def _objective_exact(self, products):
+        """The objective's exact product for ``self.matrix``, or None (then differences)."""
+        bound, ggn = self.objective, self.matrix == "ggn"
+        if bound is not None and (bound.has_ggn if ggn else bound.has_hvp):
+            self._hvp_name = "the objective's " + ("ggn_vp" if ggn else "hvp")
+            return self._objective_product
+        if products == "exact" or ggn:
+            what = "Gauss-Newton" if ggn else "exact Hessian-vector"
+            name = "no function" if bound is None else type(bound.objective).__name__
+            raise InputError(f"{name} offers no {what} product; pass hvp_fn"
+                             + ("" if ggn else " or products='finite-differences'"))
+        return None
 
     def _objective_product(self, v: np.ndarray):
-        return self.objective.hvp(self.theta.copy(), v)
+        v = v.astype(self.precision, copy=False)
+        point = self._kept_point()
+        if point is not None:
+            return point.ggn_vp(v) if self.matrix == "ggn" else point.hvp(v)
+        theta = self.theta.astype(self.precision)
+        if self.matrix == "ggn":
+            return self.objective.ggn(theta, v)
+        return self.objective.hvp(theta, v)
+
+    def _kept_point(self):
+        """The objective's passes at theta kept for every product (``curvature_at``), when a
+        plain :class:`steepest.contract.Bound` holds an objective offering them; None
+        otherwise (a subclass that redefines the products has them called)."""
+        bound = self.objective
+        if self._point_curvature is None:
+            self._point_curvature = False
+            method = "ggn" if self.matrix == "ggn" else "hvp"
+            at = getattr(bound.objective, "curvature_at", None)
+            if (isinstance(bound, Bound) and at is not None
+                    and getattr(type(bound), method) is getattr(Bound, method)):
+                with preserved_buffers(bound.objective):  # the conventions of Bound.hvp
+                    self._point_curvature = at(
+                        self.theta.astype(self.precision), bound.X, bound.y, train=bound.train,
+                        rng=np.random.default_rng(bound.seed))
+        return self._point_curvature or None
 
     def _call(self, point: np.ndarray) -> tuple[float, np.ndarray]:
         loss, g = self.objective.loss_and_grad(point)
@@ -412,22 +503,31 @@ class HessianOperator(LinearOperator):
         return self
 
 
-def _operator(fun_or_op, theta, eps, hvp_fn) -> HessianOperator:
-    """Resolve the (fun | operator | hvp_fn) argument triple of the public functions."""
+def _operator(fun_or_op, theta, eps, hvp_fn, products=None, matrix=None) -> HessianOperator:
+    """Resolve the (fun | operator | hvp_fn) argument triple of the public functions, with the
+    ``products`` and ``matrix`` options (which an existing operator must agree with)."""
     if isinstance(fun_or_op, HessianOperator):
         op = fun_or_op
+        products, _ = _choices(products, matrix)
+        if (matrix is not None and matrix != op.matrix) or (
+                products is not None and (products == "exact") != op.exact):
+            raise InputError(f"the operator multiplies by the {op.matrix} with "
+                             f"{'exact' if op.exact else 'finite-difference'} products; "
+                             f"products={products!r}, matrix={matrix!r} ask otherwise")
     elif isinstance(fun_or_op, LinearOperator):
         shape = fun_or_op.shape
         if len(shape) != 2 or shape[0] != shape[1]:
             raise InputError(f"the operator must be square, got shape {shape}")
-        op = HessianOperator(None, np.zeros(shape[0]), hvp_fn=fun_or_op.matvec)
+        op = HessianOperator(None, np.zeros(shape[0]), hvp_fn=fun_or_op.matvec,
+                             products=products, matrix=matrix)
         op.theta = None
     else:
         if fun_or_op is None and hvp_fn is None:
             raise InputError("pass fun (a callable theta -> (loss, grad), an object with "
                              ".loss_and_grad, or a bound objective), a HessianOperator, or "
                              "hvp_fn (v -> H v)")
-        return HessianOperator(fun_or_op, theta, eps, hvp_fn=hvp_fn)
+        return HessianOperator(fun_or_op, theta, eps, hvp_fn=hvp_fn, products=products,
+                               matrix=matrix)
     if theta is not None:
         n = op.shape[0]
         if np.shape(theta) != (n,):
@@ -436,7 +536,8 @@ def _operator(fun_or_op, theta, eps, hvp_fn) -> HessianOperator:
 
 
 # --------------------------------------------------------------------------- products
-def hvp(fun=None, theta=None, v=None, eps=None, *, hvp_fn=None) -> np.ndarray:
+def hvp(fun=None, theta=None, v=None, eps=None, *, hvp_fn=None, products=None,
+        matrix=None) -> np.ndarray:
     """The Hessian-vector product ``H(theta) v`` in float64.
 
     ``fun`` is a callable ``theta -> (loss, grad)``, an object with ``.loss_and_grad`` or a
@@ -444,19 +545,20 @@ def hvp(fun=None, theta=None, v=None, eps=None, *, hvp_fn=None) -> np.ndarray:
     (``v -> H v``) is given, that exact product is returned; otherwise the central difference
     ``(g(theta + e v) - g(theta - e v)) / (2 e)`` with ``e = eps / ||v||``, i.e. a step of
     length ``eps`` (default ``cbrt(eps_mach) (1 + ||theta||)``; error O(eps^2), see the module
-    docstring). ``v`` must be a finite floating vector as long as ``theta``.
+    docstring). ``v`` must be a finite floating vector as long as ``theta``. ``products`` and
+    ``matrix`` are those of :class:`HessianOperator`.
     """
     if v is None:
         raise InputError("v is required: the vector to multiply by the Hessian")
     if hvp_fn is not None and theta is None and fun is None:
         theta = np.zeros(np.size(v))  # only the length matters on the exact path
-    op = _operator(fun, theta, eps, hvp_fn)
+    op = _operator(fun, theta, eps, hvp_fn, products, matrix)
     vec = check_theta(v, size=op.shape[0], what="v", finite=True)
     return op.product(np.asarray(vec, dtype=np.float64))
 
 
 def dense_hessian(fun=None, theta=None, eps=None, *, hvp_fn=None, symmetrize: bool = True,
-                  max_params: int = 4096) -> np.ndarray:
+                  max_params: int = 4096, products=None, matrix=None) -> np.ndarray:
     """The full (n, n) Hessian, column ``i`` being ``H e_i`` (2n gradient evaluations, or n
     exact products).
 
@@ -464,7 +566,7 @@ def dense_hessian(fun=None, theta=None, eps=None, *, hvp_fn=None, symmetrize: bo
     ``symmetrize`` (default) ``(H + H^T) / 2`` is returned. Meant for small models and tests:
     models with more than ``max_params`` parameters are refused.
     """
-    op = _operator(fun, theta, eps, hvp_fn)
+    op = _operator(fun, theta, eps, hvp_fn, products, matrix)
     n = op.shape[0]
     max_params = checks.positive_int(max_params, "max_params")
     if n > max_params:
@@ -530,7 +632,7 @@ def _spectrum_args(k, which, tol, maxiter, seed):
 def top_eigenvalues(fun_or_op=None, theta=None, k: int = 5, which: str = "LA",
                     tol: float = DEFAULT_TOL, maxiter: int | None = None, seed: int = 0, *,
                     return_eigenvectors: bool = False, eps=None, hvp_fn=None,
-                    ncv: int | None = None) -> Spectrum:
+                    ncv: int | None = None, products=None, matrix=None) -> Spectrum:
     """``k`` extreme eigenvalues of the Hessian by Lanczos (``scipy.sparse.linalg.eigsh``).
 
     ``which``: ``"LA"`` the largest (algebraic), sorted descending; ``"SA"`` the smallest,
@@ -547,7 +649,7 @@ def top_eigenvalues(fun_or_op=None, theta=None, k: int = 5, which: str = "LA",
     ``converged=False``.
     """
     k, which, tol, maxiter, seed = _spectrum_args(k, which, tol, maxiter, seed)
-    op = _operator(fun_or_op, theta, eps, hvp_fn)
+    op = _operator(fun_or_op, theta, eps, hvp_fn, products, matrix)
     start = op.n_products
     vals, vecs, converged = _eigsh(op, k, which, tol, maxiter, seed, ncv)
     return Spectrum(
@@ -558,12 +660,14 @@ def top_eigenvalues(fun_or_op=None, theta=None, k: int = 5, which: str = "LA",
         n_hvp=op.n_products - start,
         converged=bool(converged),
         exact=bool(op.exact),
+        matrix=op.matrix,
     )
 
 
 def extreme_eigenvalues(fun_or_op=None, theta=None, k: int = 5, tol: float = DEFAULT_TOL,
                         maxiter: int | None = None, seed: int = 0, *,
-                        return_eigenvectors: bool = False, eps=None, hvp_fn=None) -> Extremes:
+                        return_eigenvectors: bool = False, eps=None, hvp_fn=None,
+                        products=None, matrix=None) -> Extremes:
     """The ``k`` largest eigenvalues (descending) and the smallest (algebraic) one.
 
     Two Lanczos runs on the same operator (``"LA"`` with ``k``, then ``"SA"`` with 1). Returns
@@ -574,7 +678,7 @@ def extreme_eigenvalues(fun_or_op=None, theta=None, k: int = 5, tol: float = DEF
     if the smallest was not found.
     """
     k, _, tol, maxiter, seed = _spectrum_args(k, "LA", tol, maxiter, seed)
-    op = _operator(fun_or_op, theta, eps, hvp_fn)
+    op = _operator(fun_or_op, theta, eps, hvp_fn, products, matrix)
     _check_k(k, op.shape[0])
     start = op.n_products
     top, top_vecs, ok_top = _eigsh(op, k, "LA", tol, maxiter, seed, None)
@@ -585,6 +689,7 @@ def extreme_eigenvalues(fun_or_op=None, theta=None, k: int = 5, tol: float = DEF
         n_hvp=op.n_products - start,
         converged=bool(ok_top and ok_bottom and bottom.size),
         exact=bool(op.exact),
+        matrix=op.matrix,
         top_vectors=top_vecs if return_eigenvectors else None,
         bottom_vector=bottom_vecs[:, 0] if return_eigenvectors and bottom.size else None,
     )
@@ -592,7 +697,7 @@ def extreme_eigenvalues(fun_or_op=None, theta=None, k: int = 5, tol: float = DEF
 
 # --------------------------------------------------------------------------- trace
 def hutchinson_trace(fun_or_op=None, theta=None, n_samples: int = 100, seed: int = 0, *,
-                     eps=None, hvp_fn=None) -> TraceEstimate:
+                     eps=None, hvp_fn=None, products=None, matrix=None) -> TraceEstimate:
     """Hutchinson's estimate of ``tr H``: the mean of ``z^T H z`` over Rademacher probes ``z``.
 
     Since ``E[z z^T] = I`` each sample is unbiased; the variance of one sample is
@@ -605,13 +710,13 @@ def hutchinson_trace(fun_or_op=None, theta=None, n_samples: int = 100, seed: int
     if m < 2:
         raise InputError(f"n_samples must be at least 2 to estimate the standard error, got {m}")
     seed = _seed(seed)
-    op = _operator(fun_or_op, theta, eps, hvp_fn)
+    op = _operator(fun_or_op, theta, eps, hvp_fn, products, matrix)
     n = op.shape[0]
     rng = np.random.default_rng(seed)
     start = op.n_products
     samples = np.empty(m)
     for i in range(m):
-        z = rng.integers(0, 2, size=n).astype(np.float64) * 2.0 - 1.0
+        z = rademacher(rng, n)
         samples[i] = float(z @ op.product(z))
     return TraceEstimate(
         trace=float(samples.mean()),
@@ -620,7 +725,14 @@ def hutchinson_trace(fun_or_op=None, theta=None, n_samples: int = 100, seed: int
         n_samples=m,
         n_hvp=op.n_products - start,
         exact=bool(op.exact),
+        matrix=op.matrix,
     )
+
+
+def rademacher(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A Rademacher probe: ``n`` independent signs +-1 (float64), as every trace estimate
+    here draws them (so equal seeds give equal probes)."""
+    return rng.integers(0, 2, size=n).astype(np.float64) * 2.0 - 1.0
 
 
 # --------------------------------------------------------------------------- conditioning
@@ -717,7 +829,8 @@ def _conditioning(ext: Extremes, zero_tol: float) -> Conditioning:
 
 def condition_number(fun_or_op=None, theta=None, *, tol: float = DEFAULT_TOL,
                      maxiter: int | None = None, seed: int = 0, eps=None, hvp_fn=None,
-                     zero_tol: float = DEFAULT_ZERO_TOL) -> Conditioning:
+                     zero_tol: float = DEFAULT_ZERO_TOL, products=None,
+                     matrix=None) -> Conditioning:
     """``lambda_max / lambda_min`` of the Hessian, or ``inf`` when it is not positive definite.
 
     Finds the largest and the smallest algebraic eigenvalue (two Lanczos runs) and returns
@@ -729,7 +842,7 @@ def condition_number(fun_or_op=None, theta=None, *, tol: float = DEFAULT_TOL,
     """
     zero_tol = checks.nonneg_float(zero_tol, "zero_tol")
     ext = extreme_eigenvalues(fun_or_op, theta, k=1, tol=tol, maxiter=maxiter, seed=seed,
-                              eps=eps, hvp_fn=hvp_fn)
+                              eps=eps, hvp_fn=hvp_fn, products=products, matrix=matrix)
     return dataclasses.replace(_conditioning(ext, zero_tol), n_hvp=int(ext.n_hvp),
                                converged=bool(ext.converged))
 
@@ -757,6 +870,7 @@ def _report(op: HessianOperator, top, trace, n_samples, seed, tol, maxiter,
         n_hvp=int(op.n_products - start),
         n_grad_evals=int(op.n_grad_evals - evals_start),
         seconds=float(time.perf_counter() - t0),
+        matrix=op.matrix,
     )
 
 
@@ -773,7 +887,8 @@ def _report_args(top, trace, n_samples, seed, tol, maxiter, zero_tol):
 def curvature_report(fun=None, theta=None, top: int = 5, trace: bool = False,
                      n_samples: int = 50, seed: int = 0, *, eps=None, hvp_fn=None,
                      tol: float = DEFAULT_TOL, maxiter: int | None = None,
-                     zero_tol: float = DEFAULT_ZERO_TOL) -> CurvatureReport:
+                     zero_tol: float = DEFAULT_ZERO_TOL, products=None,
+                     matrix=None) -> CurvatureReport:
     """A summary of the curvature at ``theta`` (a :class:`CurvatureReport`).
 
     Fields: ``n_params``, ``exact`` (True with ``hvp_fn`` or an objective offering an exact
@@ -785,10 +900,11 @@ def curvature_report(fun=None, theta=None, top: int = 5, trace: bool = False,
     when ``trace``, else None), ``converged``, ``n_hvp``, ``n_grad_evals`` and ``seconds``. If
     Lanczos stops at ``maxiter`` before converging, ``converged`` is False and what was not
     found is None (or missing from ``eigenvalues``); ``to_dict()`` never holds NaN or
-    infinity.
+    infinity. ``products`` and ``matrix`` are those of :class:`HessianOperator`
+    (``matrix="ggn"``: the report is on the Gauss-Newton matrix).
     """
     args = _report_args(top, trace, n_samples, seed, tol, maxiter, zero_tol)
-    op = _operator(fun, theta, eps, hvp_fn)
+    op = _operator(fun, theta, eps, hvp_fn, products, matrix)
     _check_k(args[0], op.shape[0], "top")
     return _report(op, *args)
 
@@ -839,7 +955,8 @@ def _steps(steps, count: int) -> tuple[int, ...]:
 def curvature_along_path(fun=None, thetas=None, top: int = 1, trace: bool = False,
                          n_samples: int = 50, seed: int = 0, *, eps=None, hvp_fn=None,
                          tol: float = DEFAULT_TOL, maxiter: int | None = None,
-                         zero_tol: float = DEFAULT_ZERO_TOL, steps=None) -> CurvaturePath:
+                         zero_tol: float = DEFAULT_ZERO_TOL, steps=None, products=None,
+                         matrix=None) -> CurvaturePath:
     """:func:`curvature_report` at each of a sequence of parameter vectors (e.g. checkpoints).
 
     ``thetas`` is a sequence of 1-D vectors of equal length or a 2-D array with one vector per
@@ -850,6 +967,7 @@ def curvature_along_path(fun=None, thetas=None, top: int = 1, trace: bool = Fals
     :class:`CurvaturePath` of the reports and their steps.
     """
     args = _report_args(top, trace, n_samples, seed, tol, maxiter, zero_tol)
+    _choices(products, matrix)  # checked before any work
     points = _points(thetas)
     labels = _steps(steps, len(points))
     if hvp_fn is not None and not callable(hvp_fn):
@@ -864,8 +982,9 @@ def curvature_along_path(fun=None, thetas=None, top: int = 1, trace: bool = Fals
     reports = []
     for point in points:
         if hvp_fn is not None:
-            op = HessianOperator(bound, point, hvp_fn=lambda v, p=point: hvp_fn(p, v))
+            op = HessianOperator(bound, point, hvp_fn=lambda v, p=point: hvp_fn(p, v),
+                                 products=products, matrix=matrix)
         else:
-            op = HessianOperator(bound, point, eps)
+            op = HessianOperator(bound, point, eps, products=products, matrix=matrix)
         reports.append(_report(op, *args))
     return CurvaturePath(reports=tuple(reports), steps=labels)

@@ -10,6 +10,21 @@ Conventions: inputs are row-major batches ``x`` of shape (N, D); a Linear layer 
 ``x @ W + b`` with ``W`` of shape (D_in, D_out), so column ``j`` of ``W`` is the incoming weight
 vector ("filter") of output unit ``j``. ``backward`` may overwrite ``dout`` in place (it is always
 a fresh array produced by the layer above or by the loss).
+
+**Exact curvature (Pearlmutter's R-operator).** For a direction ``v`` in parameter space write
+``R{z} = d/dr z(theta + r v) |_{r=0}`` for any quantity ``z`` of the passes. Beside its
+forward and backward pass every layer has
+
+- ``rforward(rx, cache, p, rp) -> (R{out}, rcache)``: the forward R-pass, from ``R{x}`` (None
+  when the input does not move, as the data does not; never overwritten, since a layer may
+  keep it in its ``rcache``) and the direction's tensors ``rp``;
+- ``rbackward(dout, rdout, cache, rcache, p, rp, rg, need_dx) -> R{dx}``: the backward R-pass,
+  from ``dout = dL/d(out)`` (read only) and ``rdout = R{dL/d(out)}`` (may be overwritten); it
+  WRITES ``R{dL/dp}``, the layer's slice of ``H v``, into ``rg``.
+
+Run from the loss's ``R{dL/dscores} = H_loss R{scores}`` down to the first layer, the
+backward R-pass gives ``H v`` exactly, for about the cost of one gradient once the forward
+pass at the point is kept (:class:`steepest.nn.model.PointCurvature`).
 """
 
 from __future__ import annotations
@@ -78,6 +93,15 @@ class Layer:
             outs.append(self.forward(x, q, ctx)[0])
         return outs[0], outs[1]
 
+    def rforward(self, rx, cache, p, rp):
+        """``(R{out}, rcache)``: the forward R-pass (see the module docstring)."""
+        raise InputError(f"layer {self.name!r} ({type(self).__name__}) has no R-operator, so "
+                         f"no exact curvature product: use products='finite-differences'")
+
+    def rbackward(self, dout, rdout, cache, rcache, p, rp, rg, need_dx=True):
+        """``R{dL/dx}``, with ``R{dL/dp}`` written into ``rg`` (see the module docstring)."""
+        raise NotImplementedError  # pragma: no cover - rforward refuses first
+
     def kinks(self, cache) -> np.ndarray | None:
         """The discrete state of a piecewise layer (which side of each kink every unit is on).
 
@@ -137,6 +161,28 @@ class Linear(Layer):
         np.sum(dout, axis=0, out=g["b"])
         return dout @ p["W"].T if need_dx else None
 
+    def rforward(self, rx, cache, p, rp):
+        """``R{out} = R{x} W + x R{W} + R{b}``."""
+        rout = cache @ rp["W"]
+        rout += rp["b"]
+        if rx is not None:
+            rout += rx @ p["W"]
+        return rout, rx
+
+    def rbackward(self, dout, rdout, cache, rcache, p, rp, rg, need_dx=True):
+        """``R{dW} = R{x}^T dout + x^T R{dout}``, ``R{db} = sum R{dout}``,
+        ``R{dx} = R{dout} W^T + dout R{W}^T``."""
+        x, rx = cache, rcache
+        np.matmul(x.T, rdout, out=rg["W"])
+        if rx is not None:
+            rg["W"] += rx.T @ dout
+        np.sum(rdout, axis=0, out=rg["b"])
+        if not need_dx:
+            return None
+        rdx = rdout @ p["W"].T
+        rdx += dout @ rp["W"].T
+        return rdx
+
     def describe(self):
         return f"{self.in_features}->{self.out_features}"
 
@@ -156,6 +202,15 @@ class ReLU(Layer):
     def backward(self, dout, cache, p, g, need_dx=True):
         dout *= cache > 0
         return dout
+
+    def rforward(self, rx, cache, p, rp):
+        """``R{out} = 1[x > 0] R{x}``."""
+        return (None if rx is None else rx * (cache > 0)), None
+
+    def rbackward(self, dout, rdout, cache, rcache, p, rp, rg, need_dx=True):
+        """``R{dx} = 1[x > 0] R{dout}``: the second derivative is zero away from the kink."""
+        rdout *= cache > 0
+        return rdout
 
     def kinks(self, cache):
         return cache > 0
@@ -178,6 +233,14 @@ class LeakyReLU(Layer):
     def backward(self, dout, cache, p, g, need_dx=True):
         return np.where(cache, dout, dout * self.alpha)
 
+    def rforward(self, rx, cache, p, rp):
+        """``R{out} = R{x}`` where x > 0, ``alpha R{x}`` elsewhere."""
+        return (None if rx is None else self.backward(rx, cache, p, None)), None
+
+    def rbackward(self, dout, rdout, cache, rcache, p, rp, rg, need_dx=True):
+        """``R{dx}`` is ``R{dout}`` scaled like ``dout`` (the slope is piecewise constant)."""
+        return self.backward(rdout, cache, p, None)
+
     def kinks(self, cache):
         return cache
 
@@ -199,6 +262,21 @@ class Sigmoid(Layer):
         dout *= s * (1 - s)
         return dout
 
+    def rforward(self, rx, cache, p, rp):
+        """``R{s} = s (1 - s) R{x}``."""
+        if rx is None:
+            return None, None
+        rs = self.backward(rx.copy(), cache, p, None)
+        return rs, rs
+
+    def rbackward(self, dout, rdout, cache, rcache, p, rp, rg, need_dx=True):
+        """``R{dx} = s (1 - s) R{dout} + (1 - 2 s) R{s} dout``."""
+        s, rs = cache, rcache
+        rdx = self.backward(rdout, s, p, None)
+        if rs is not None:
+            rdx += (1 - 2 * s) * rs * dout
+        return rdx
+
 
 class Tanh(Layer):
     """``tanh(x)``; derivative ``1 - tanh(x)^2``."""
@@ -213,6 +291,21 @@ class Tanh(Layer):
         t = cache
         dout *= 1 - t * t
         return dout
+
+    def rforward(self, rx, cache, p, rp):
+        """``R{t} = (1 - t^2) R{x}``."""
+        if rx is None:
+            return None, None
+        rt = self.backward(rx.copy(), cache, p, None)
+        return rt, rt
+
+    def rbackward(self, dout, rdout, cache, rcache, p, rp, rg, need_dx=True):
+        """``R{dx} = (1 - t^2) R{dout} - 2 t R{t} dout``."""
+        t, rt = cache, rcache
+        rdx = self.backward(rdout, t, p, None)
+        if rt is not None:
+            rdx -= 2 * t * rt * dout
+        return rdx
 
 
 class Maxout(Layer):
@@ -252,6 +345,18 @@ class Maxout(Layer):
         dx = np.zeros((n, d // self.k, self.k), dtype=dout.dtype)
         np.put_along_axis(dx, idx[:, :, None], dout[:, :, None], axis=2)
         return dx.reshape(shape)
+
+    def rforward(self, rx, cache, p, rp):
+        """``R{out}`` is ``R{x}`` at each group's arg-max (the max is linear near the point)."""
+        if rx is None:
+            return None, None
+        idx = cache[0]
+        rg = rx.reshape(*rx.shape[:-1], rx.shape[-1] // self.k, self.k)
+        return np.take_along_axis(rg, idx[..., None], axis=-1)[..., 0], None
+
+    def rbackward(self, dout, rdout, cache, rcache, p, rp, rg, need_dx=True):
+        """``R{dx}``: ``R{dout}`` routed to the arg-max, as ``dout`` is."""
+        return self.backward(rdout, cache, p, None)
 
     def kinks(self, cache):
         return cache[0]
@@ -334,6 +439,64 @@ class BatchNorm(Layer):
         dx *= inv_std
         return dx
 
+    def rforward(self, rx, cache, p, rp):
+        """``R{out} = gamma R{xhat} + R{gamma} xhat + R{beta}``.
+
+        Evaluation: ``R{xhat} = s R{x}`` with ``s = 1 / sqrt(var + eps)`` fixed. Training: the
+        batch statistics move with ``x``: ``R{var} = 2 mean(xc R{x})`` gives
+        ``R{s} = -s^2 mean(xhat R{x})`` and
+        ``R{xhat} = s (R{x} - mean(R{x}) - xhat mean(xhat R{x}))``; ``rcache`` keeps
+        ``(R{xhat}, R{s})`` (None when the input does not move).
+        """
+        xhat, inv_std, train = cache
+        rout = xhat * rp["gamma"]
+        rout += rp["beta"]
+        if rx is None:
+            return rout, None
+        if train:
+            m = np.mean(xhat * rx, axis=0)
+            rs = -(inv_std * inv_std) * m
+            rxhat = rx - rx.mean(axis=0)
+            rxhat -= xhat * m
+            rxhat *= inv_std
+        else:
+            rs, rxhat = None, rx * inv_std
+        rout += rxhat * p["gamma"]
+        return rout, (rxhat, rs)
+
+    def rbackward(self, dout, rdout, cache, rcache, p, rp, rg, need_dx=True):
+        """``R{dgamma} = sum(R{dout} xhat + dout R{xhat})``, ``R{dbeta} = sum R{dout}`` and
+        ``R{dx}``: with ``dxhat = gamma dout`` and, in training,
+        ``P(a) = a - mean(a) - xhat mean(a xhat)`` (so ``dx = s P(dxhat)``),
+        ``R{dx} = R{s} P(dxhat) + s (P(R{dxhat}) - R{xhat} mean(dxhat xhat)
+        - xhat mean(dxhat R{xhat}))`` where ``R{dxhat} = gamma R{dout} + R{gamma} dout``.
+        """
+        xhat, inv_std, train = cache
+        rxhat, rs = (None, None) if rcache is None else rcache
+        np.sum(rdout * xhat, axis=0, out=rg["gamma"])
+        if rxhat is not None:
+            rg["gamma"] += np.sum(dout * rxhat, axis=0)
+        np.sum(rdout, axis=0, out=rg["beta"])
+        if not need_dx:
+            return None
+        rdxhat = rdout * p["gamma"]
+        rdxhat += dout * rp["gamma"]
+        if not train:
+            rdxhat *= inv_std
+            return rdxhat
+        dxhat = dout * p["gamma"]
+        rdx = rdxhat - rdxhat.mean(axis=0)
+        rdx -= xhat * np.mean(rdxhat * xhat, axis=0)
+        if rxhat is not None:
+            rdx -= rxhat * np.mean(dxhat * xhat, axis=0)
+            rdx -= xhat * np.mean(dxhat * rxhat, axis=0)
+        rdx *= inv_std
+        if rs is not None:
+            pd = dxhat - dxhat.mean(axis=0)
+            pd -= xhat * np.mean(dxhat * xhat, axis=0)
+            rdx += rs * pd
+        return rdx
+
     def describe(self):
         return f"{self.num_features}, eps={self.eps:g}, momentum={self.momentum:g}"
 
@@ -372,6 +535,16 @@ class Dropout(Layer):
             return dout
         dout *= cache
         return dout
+
+    def rforward(self, rx, cache, p, rp):
+        """``R{out} = mask R{x}``: the mask is fixed, so dropout is linear."""
+        if rx is None or cache is None:
+            return rx, None
+        return rx * cache, None
+
+    def rbackward(self, dout, rdout, cache, rcache, p, rp, rg, need_dx=True):
+        """``R{dx} = mask R{dout}``."""
+        return self.backward(rdout, cache, p, None)
 
     def describe(self):
         return f"keep p={self.p:g}"

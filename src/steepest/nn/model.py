@@ -8,6 +8,12 @@ with ``L(theta) = (1/N) sum_i L_i(f(x_i; theta), y_i) + lambda R(W)``. ``theta``
 laid out by ``model.layout``; BatchNorm running statistics live in ``model.buffers``, a separate
 flat vector laid out by ``model.buffer_layout``. Computation runs in ``theta``'s dtype, so the
 same model trains in float32 and is checked in float64.
+
+Exact curvature: ``model.hvp(theta, v, X, y)`` is ``H v`` by Pearlmutter's R-operator (the
+forward R-pass ``R{x}`` and the backward R-pass ``R{dL/dx}`` of every layer, see
+:mod:`steepest.nn.layers`), and ``model.ggn_vp(theta, v, X, y)`` the generalized Gauss-Newton
+product ``J^T H_loss J v`` (plus the penalty's Hessian). Many products at one point share one
+forward pass through :meth:`Model.curvature_at`. None of it runs when training.
 """
 
 from __future__ import annotations
@@ -69,7 +75,7 @@ class Model:
     """A classifier (or regressor) ``f(x; theta)`` with a loss and a weight penalty.
 
     It meets the objective contract of :mod:`steepest.contract` and offers every optional
-    capability listed there except an exact Hessian-vector product.
+    capability listed there, exact Hessian-vector and Gauss-Newton products included.
     """
 
     fast_options = frozenset({"out", "validate"})
@@ -371,6 +377,29 @@ class Model:
         loss = self.loss_fn.value(scores, y) + self._penalty(theta)
         return loss, [s for s in states if s is not None]
 
+    # ----------------------------------------------------------------- curvature
+    def curvature_at(self, theta, X, y, *, train: bool = False, rng=None,
+                     validate: bool = True) -> PointCurvature:
+        """The passes at ``theta`` on ``(X, y)``, kept for exact curvature products there
+        (:class:`PointCurvature`: ``hvp(v)``, ``ggn_vp(v)``).
+
+        Same mode, dropout masks (drawn from ``rng`` as :meth:`loss_and_grad` draws them) and
+        batch statistics as :meth:`loss_and_grad`; the running statistics are never updated.
+        """
+        theta, X, y = self._inputs(theta, X, y, validate)
+        return PointCurvature(self, theta, X, y, self._context(train, rng, False))
+
+    def hvp(self, theta, v, X, y, *, train: bool = False, rng=None) -> np.ndarray:
+        """``H v``, the exact Hessian of the loss (penalty included) at ``theta`` times ``v``,
+        in ``theta``'s dtype; see :meth:`curvature_at` for the mode and :class:`PointCurvature`
+        for the method."""
+        return self.curvature_at(theta, X, y, train=train, rng=rng).hvp(v)
+
+    def ggn_vp(self, theta, v, X, y, *, train: bool = False, rng=None) -> np.ndarray:
+        """``G v = J^T H_loss J v + d^2(lambda R) v``: the generalized Gauss-Newton matrix at
+        ``theta`` times ``v`` (see :class:`PointCurvature`)."""
+        return self.curvature_at(theta, X, y, train=train, rng=rng).ggn_vp(v)
+
     def points_evaluator(self, basis, X, y, *, dtype=np.float32, memory_mb: float = 256.0,
                          chunk_points: int | None = None):
         """Loss and accuracy at many points ``C @ basis`` at once (see
@@ -383,6 +412,85 @@ class Model:
 
         return PointsEvaluator(self, basis, X, y, dtype=dtype, memory_mb=memory_mb,
                                chunk_points=chunk_points)
+
+
+class PointCurvature:
+    """A model's forward pass at one point, kept so that curvature products there cost only the
+    R-passes (made by :meth:`Model.curvature_at`).
+
+    With ``L(theta) = (1/N) sum_i l(f(x_i; theta), y_i) + lambda R(theta)``, ``J = df/dtheta``
+    the Jacobian of the scores and ``H_loss`` the Hessian of the mean loss in the scores:
+
+    - :meth:`hvp`: ``H v`` by Pearlmutter's R-operator. The forward R-pass carries
+      ``R{x} = d/dr x(theta + r v)`` up the layers to ``R{scores} = J v``; the loss gives
+      ``R{dL/dscores} = H_loss J v``; the backward R-pass carries ``R{dL/dx}`` down and every
+      layer writes ``R{dL/dp}``, its slice of ``H v``. It needs ``dL/dx`` at every layer, which
+      is computed here once.
+    - :meth:`ggn_vp`: ``G v = J^T H_loss J v`` (the plain backward pass of ``H_loss J v``),
+      positive semidefinite for the convex losses. Since
+      ``H = J^T H_loss J + sum_k (dL/ds_k) d^2 s_k / dtheta^2``, it drops the second
+      derivatives of the scores ``s`` weighted by the loss gradient.
+
+    Both add the penalty's Hessian (``2 lambda v`` on penalized tensors for L2, 0 for L1) and
+    compute in theta's dtype. ``loss`` is the loss at the point.
+    """
+
+    def __init__(self, model: Model, theta, X, y, ctx):
+        self.model = model
+        self.theta = np.array(theta, copy=True)  # the caches belong to this point
+        self.y = y
+        layers = model.net.layers
+        self.scores, self.caches = model._forward(self.theta, X, ctx)
+        loss, dscores = model.loss_fn(self.scores, y)
+        self.loss = loss + model._penalty(self.theta)
+        # dL/d(out) of every layer; a layer's backward may overwrite its input, hence copies.
+        # The first layer's own backward (a product with the data) is never needed.
+        self.douts = [None] * len(layers)
+        scratch = np.empty_like(self.theta)
+        d = dscores
+        for i in range(len(layers) - 1, 0, -1):
+            self.douts[i] = d
+            d = layers[i].backward(d.copy(), self.caches[i], model.layer_views(self.theta, i),
+                                   model.layer_views(scratch, i), need_dx=True)
+        self.douts[0] = d
+
+    def _direction(self, v) -> np.ndarray:
+        v = self.model.layout.check(v, what="v")
+        return np.asarray(v, dtype=self.theta.dtype)
+
+    def _rforward(self, v):
+        """``(R{scores}, rcaches)``: the forward R-pass along ``v``; ``R{scores} = J v``."""
+        model, rx, rcaches = self.model, None, []
+        for i, layer in enumerate(model.net.layers):
+            rx, rcache = layer.rforward(rx, self.caches[i], model.layer_views(self.theta, i),
+                                        model.layer_views(v, i))
+            rcaches.append(rcache)
+        return (np.zeros_like(self.scores) if rx is None else rx), rcaches
+
+    def hvp(self, v) -> np.ndarray:
+        """``H v`` (exact; see the class docstring)."""
+        model, theta = self.model, self.theta
+        v = self._direction(v)
+        rscores, rcaches = self._rforward(v)
+        rd = model.loss_fn.hvp(self.scores, self.y, rscores)
+        out = np.empty_like(theta)
+        for i in range(len(model.net.layers) - 1, -1, -1):
+            rd = model.net.layers[i].rbackward(
+                self.douts[i], rd, self.caches[i], rcaches[i], model.layer_views(theta, i),
+                model.layer_views(v, i), model.layer_views(out, i), need_dx=i > 0)
+        model.regularizer.add_hvp(model.layout, v, out)
+        return out
+
+    def ggn_vp(self, v) -> np.ndarray:
+        """``G v = J^T H_loss J v`` plus the penalty's Hessian (see the class docstring)."""
+        model = self.model
+        v = self._direction(v)
+        rscores = self._rforward(v)[0]
+        out = np.empty_like(self.theta)
+        model._backward(self.theta, out, model.loss_fn.hvp(self.scores, self.y, rscores),
+                        self.caches)
+        model.regularizer.add_hvp(model.layout, v, out)
+        return out
 
 
 def mlp(
