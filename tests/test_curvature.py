@@ -593,22 +593,6 @@ def test_the_operator_keeps_one_forward_pass(tanh_problem, monkeypatch):
     assert np.allclose(res.top, np.linalg.eigvalsh(H)[::-1][:2], rtol=1e-8)
 
 
-def test_a_bound_that_redefines_hvp_has_it_called(tanh_problem):
-    """As the CLI's progress counter does: the products go through the subclass."""
-    model, theta, X, y, obj, H = tanh_problem
-    calls = []
-
-    class Counted(steepest.contract.Bound):
-        def hvp(self, theta, v):
-            calls.append(1)
-            return super().hvp(theta, v)
-
-    counted = Counted(model, X, y)
-    v = np.ones(theta.size)
-    assert rel(hvp(counted, theta, v), H @ v) < 1e-13
-    assert len(calls) == 1
-
-
 def test_dropout_and_batchnorm_in_training_mode_use_the_bound_seed():
     rng = np.random.default_rng(0)
     model = steepest.mlp([4, 6, 3], batchnorm=True, dropout=0.7, activation="tanh")

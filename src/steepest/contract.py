@@ -20,6 +20,7 @@ generic algorithm and gets the same numbers, slower):
 ``scores(theta, X)``                      outputs in evaluation mode, shape (N, classes)
 ``hvp(theta, v, X, y, *, train, rng)``    an exact Hessian-vector product
 ``ggn_vp(theta, v, X, y, *, train, rng)`` the generalized Gauss-Newton product J^T H_loss J v
+``curvature_at(theta, X, y, ...)``        the passes at theta kept for many products
 ``buffers``                               non-trainable state (1-D array), saved with checkpoints
 ``activations(theta, X)``                 ``[(layer name, kind, output)]`` for the monitors
 ``check_data(X, y)``                      validated ``(X, y)``, raising a clear error otherwise
@@ -275,6 +276,17 @@ class Bound:
         X, y = self._data(theta)
         with preserved_buffers(self.objective):
             return self.objective.ggn_vp(theta, v, X, y, train=self.train, rng=self._rng())
+
+    @property
+    def has_point_curvature(self) -> bool:
+        return hasattr(self.objective, "curvature_at")
+
+    def curvature_at(self, theta, dtype=None):
+        """The objective's passes at ``theta`` kept for many curvature products (its
+        ``curvature_at``: an object with ``hvp(v)``, ``ggn_vp(v)`` and ``loss``)."""
+        X, y = self._data(np.asarray(theta, dtype=dtype) if dtype is not None else theta)
+        with preserved_buffers(self.objective):
+            return self.objective.curvature_at(theta, X, y, train=self.train, rng=self._rng())
 
     # ------------------------------------------------------------ optional fast paths
     @property

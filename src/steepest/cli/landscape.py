@@ -276,20 +276,40 @@ def _hessian_table(report, title: str, top: int) -> Table:
     return table
 
 
-def _counted(bound, tick):
-    """``bound`` with every gradient and Hessian product ticking a progress bar."""
-    from ..contract import Bound
+class _Counting:
+    """An objective passing everything to ``objective``, with every gradient and every
+    curvature product ticking a progress bar."""
 
-    class Counted(Bound):
-        def loss_and_grad(self, theta):
-            tick()
-            return super().loss_and_grad(theta)
+    def __init__(self, objective, tick):
+        self._objective, self._tick = objective, tick
 
-        def hvp(self, theta, v):
-            tick()
-            return super().hvp(theta, v)
+    def __getattr__(self, name):
+        return getattr(self._objective, name)
 
-    return Counted(bound.objective, bound.X, bound.y, train=bound.train, seed=bound.seed)
+    def loss_and_grad(self, *args, **kwargs):
+        self._tick()
+        return self._objective.loss_and_grad(*args, **kwargs)
+
+    def hvp(self, *args, **kwargs):
+        self._tick()
+        return self._objective.hvp(*args, **kwargs)
+
+    def curvature_at(self, *args, **kwargs):
+        return _CountingPoint(self._objective.curvature_at(*args, **kwargs), self._tick)
+
+
+class _CountingPoint:
+    def __init__(self, point, tick):
+        self._point, self._tick = point, tick
+        self.loss = getattr(point, "loss", None)
+
+    def hvp(self, v):
+        self._tick()
+        return self._point.hvp(v)
+
+    def ggn_vp(self, v):
+        self._tick()
+        return self._point.ggn_vp(v)
 
 
 def _hessian_path(run, fn, seed):
@@ -322,6 +342,7 @@ def hessian(
     writes hessian.json and the spectrum (and the values along the path) as figures."""
     from .._io import atomic_write_json
     from .._lock import FolderLock
+    from ..contract import bind
     from ..landscape.curvature import curvature_report
     from ..results import finite_or_none
     from ..runs import load_run
@@ -337,7 +358,7 @@ def hessian(
     progress = progress_bar(disable=as_json)
     with FolderLock(out, "output folder"), progress:
         task = progress.add_task("gradients and Hessian products", total=None, info="")
-        fn = _counted(run.model.bind(X, y, train=False), lambda: progress.advance(task))
+        fn = bind(_Counting(run.model, lambda: progress.advance(task)), X, y, train=False)
         report = curvature_report(fn, run.theta.astype(np.float64), top=top, trace=trace,
                                   n_samples=samples, seed=seed)
         path_report = _hessian_path(run, fn, seed) if along_path else None

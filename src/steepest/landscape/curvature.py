@@ -70,7 +70,7 @@ import numpy as np
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
 from .. import _validate as checks
-from ..contract import Bound, bind, check_theta, preserved_buffers
+from ..contract import Bound, bind, check_theta
 from ..errors import InputError
 from ..results import Result, finite_or_none
 
@@ -434,20 +434,13 @@ class HessianOperator(LinearOperator):
         return self.objective.hvp(theta, v)
 
     def _kept_point(self):
-        """The objective's passes at theta kept for every product (``curvature_at``), when a
-        plain :class:`steepest.contract.Bound` holds an objective offering them; None
-        otherwise (a subclass that redefines the products has them called)."""
+        """The objective's passes at theta kept for every product (the bound objective's
+        ``curvature_at``), when it offers them; None otherwise."""
         bound = self.objective
         if self._point_curvature is None:
             self._point_curvature = False
-            method = "ggn" if self.matrix == "ggn" else "hvp"
-            at = getattr(bound.objective, "curvature_at", None)
-            if (isinstance(bound, Bound) and at is not None
-                    and getattr(type(bound), method) is getattr(Bound, method)):
-                with preserved_buffers(bound.objective):  # the conventions of Bound.hvp
-                    self._point_curvature = at(
-                        self.theta.astype(self.precision), bound.X, bound.y, train=bound.train,
-                        rng=np.random.default_rng(bound.seed))
+            if isinstance(bound, Bound) and bound.has_point_curvature:
+                self._point_curvature = bound.curvature_at(self.theta.astype(self.precision))
         return self._point_curvature or None
 
     def _call(self, point: np.ndarray) -> tuple[float, np.ndarray]:
