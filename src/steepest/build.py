@@ -111,36 +111,78 @@ def build_schedule(cfg: RunConfig, plan: RunPlan):
         inner = schedules.exponential(o.lr, s.k / spe)
     elif s.kind == "inverse_time":
         inner = schedules.inverse_time(o.lr, s.k / spe)
-    else:
+    elif s.kind == "cosine":
         inner = schedules.cosine(o.lr, plan.total_steps, final=s.final)
+    else:
+        inner = _newer_schedule(cfg, plan)
     if s.warmup_epochs > 0:
         inner = schedules.warmup(inner, plan.steps(s.warmup_epochs, "warmup_epochs"))
     return inner
 
 
+def _newer_schedule(cfg: RunConfig, plan: RunPlan):
+    """Cosine restarts, one-cycle, polynomial decay and reduce-on-plateau (which watches the
+    monitored validation metric once an epoch: the Trainer shows it to the optimizer)."""
+    from .optim import schedules
+
+    o, s = cfg.optim, cfg.optim.schedule
+    if s.kind == "cosine_restarts":
+        return schedules.cosine_restarts(o.lr, plan.steps(s.every_epochs, "every_epochs"),
+                                         s.mult, s.final)
+    if s.kind == "one_cycle":
+        return schedules.one_cycle(o.lr, plan.total_steps, pct_start=s.pct_start)
+    if s.kind == "polynomial":
+        return schedules.polynomial(o.lr, plan.total_steps, s.power)
+    mode = "max" if cfg.train.monitor == "val_acc" else "min"
+    return schedules.reduce_on_plateau(o.lr, mode=mode, factor=s.factor, patience=s.patience,
+                                       threshold=s.threshold, cooldown=s.cooldown,
+                                       min_value=s.final)
+
+
+# config field -> the constructor parameters it may feed (a rule takes the first it has)
+_HYPERPARAMETERS = {
+    "momentum": ("mu", "momentum"), "beta1": ("beta1",), "beta2": ("beta2",), "eps": ("eps",),
+    "decay": ("decay",), "weight_decay": ("weight_decay",),
+    "bias_correction": ("bias_correction",), "clip_norm": ("clip_norm",),
+    "clip_value": ("clip_value",), "rho": ("rho",), "adaptive": ("adaptive",),
+    "lookahead_k": ("k",), "lookahead_alpha": ("alpha",), "update_every": ("update_every",),
+}
+
+
+def _parameters(cls) -> set[str]:
+    import inspect
+
+    return {p for p in inspect.signature(cls.__init__).parameters if p != "self"}
+
+
 def build_optimizer(cfg: RunConfig, model: Model, plan: RunPlan):
-    from .optim import make_optimizer, schedules
+    """The update rule of the config. Hyperparameters the config leaves at None keep the
+    rule's default; the wrappers (SAM, Lookahead) pass the others to the rule they wrap."""
+    from .optim import OPTIMIZERS, make_optimizer, schedules
 
     o = cfg.optim
     name = "sgd" if o.name == "gd" else o.name
+    cls = OPTIMIZERS[name]
+    takes = _parameters(cls)
+    if name in ("sam", "lookahead"):
+        takes |= _parameters(OPTIMIZERS[o.base])
     hyper: dict = {"lr": build_schedule(cfg, plan)}
-    if name in ("momentum", "nesterov"):
-        mu = o.momentum
-        if o.momentum_final is not None:
-            mu = schedules.ramp(o.momentum, o.momentum_final,
-                                plan.steps(o.momentum_anneal_epochs, "momentum_anneal_epochs"))
-        hyper["mu"] = mu
-    elif name == "rmsprop":
-        hyper["decay"] = o.decay
-    elif name in ("adam", "adamw"):
-        hyper.update(beta1=o.beta1, beta2=o.beta2)
-        if name == "adam":
-            hyper["bias_correction"] = o.bias_correction
-        else:
-            hyper["weight_decay"] = o.weight_decay
-            hyper["decay_mask"] = model.layout.mask(("weight",))
-    if o.eps is not None and name in ("adagrad", "rmsprop", "adam", "adamw"):
-        hyper["eps"] = o.eps
+    for field, names in _HYPERPARAMETERS.items():
+        value = getattr(o, field)
+        target = next((n for n in names if n in takes), None)
+        if value is not None and target is not None:
+            hyper[target] = value
+    mu = next((n for n in ("mu", "momentum") if n in takes), None)
+    if o.momentum_final is not None and mu is not None:
+        start = o.momentum if o.momentum is not None else 0.9
+        hyper[mu] = schedules.ramp(start, o.momentum_final,
+                                   plan.steps(o.momentum_anneal_epochs, "momentum_anneal_epochs"))
+    if "decay_mask" in takes:  # decay weights, not biases or normalization parameters
+        hyper["decay_mask"] = model.layout.mask(("weight",))
+    if getattr(cls, "needs_layout", False):
+        hyper["layout"] = model.layout
+    if name in ("sam", "lookahead"):
+        hyper["base"] = o.base
     return make_optimizer(name, **hyper)
 
 

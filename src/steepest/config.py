@@ -97,30 +97,63 @@ class ModelConfig(_Strict):
 
 
 class ScheduleConfig(_Strict):
-    kind: Literal["constant", "step", "exponential", "inverse_time", "cosine"] = "constant"
-    factor: float = Field(0.1, gt=0, le=1, description="step decay: multiply the rate by this")
-    every_epochs: float = Field(10.0, gt=0, description="step decay: every this many epochs")
+    kind: Literal["constant", "step", "exponential", "inverse_time", "cosine", "cosine_restarts",
+                  "one_cycle", "polynomial", "plateau"] = "constant"
+    factor: float = Field(0.1, gt=0, le=1, description="step and plateau: multiply the rate "
+                                                       "by this")
+    every_epochs: float = Field(10.0, gt=0, description="step decay: every this many epochs; "
+                                                        "cosine restarts: the first period")
     k: float = Field(0.1, ge=0, description="exponential / 1/t decay rate, per epoch")
-    final: float = Field(0.0, ge=0, description="cosine: the final rate")
+    final: float = Field(0.0, ge=0, description="cosine, cosine restarts: the final rate; "
+                                                "plateau: the lowest rate")
     warmup_epochs: float = Field(0.0, ge=0, description="linear warm-up length, in epochs")
+    mult: PositiveInt = Field(1, description="cosine restarts: each period this many times "
+                                             "longer than the last")
+    power: float = Field(1.0, gt=0, description="polynomial decay's power")
+    pct_start: float = Field(0.3, gt=0, lt=1, description="one-cycle: the share of rising")
+    patience: int = Field(10, ge=0, description="plateau: epochs without improvement before "
+                                                "the rate drops")
+    cooldown: int = Field(0, ge=0, description="plateau: epochs to wait after a drop")
+    threshold: float = Field(1e-4, ge=0, description="plateau: the relative change that counts "
+                                                     "as improvement")
+
+
+RULES = ("gd", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "nadam",
+         "radam", "adamax", "adadelta", "adafactor", "lion", "muon", "sgd_schedule_free",
+         "adamw_schedule_free", "sam", "lookahead", "shampoo")
+BaseRule = Literal["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "nadam",
+                   "radam", "adamax", "adadelta", "lion"]
 
 
 class OptimConfig(_Strict):
-    name: Literal[
-        "gd", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"
-    ] = "momentum"
+    """The update rule. Hyperparameters left at None take the rule's own default (so a rule
+    that has no such hyperparameter simply ignores it)."""
+
+    name: Literal[RULES] = "momentum"
     lr: float = Field(0.05, gt=0)
-    momentum: float = Field(0.9, ge=0, lt=1)
+    momentum: float | None = Field(None, ge=0, lt=1, description="momentum and Nesterov's mu, "
+                                                                 "Muon's and schedule-free SGD's "
+                                                                 "momentum")
     momentum_final: float | None = Field(
         None, ge=0, lt=1, description="anneal the momentum linearly to this value"
     )
     momentum_anneal_epochs: float = Field(10.0, gt=0)
-    beta1: float = Field(0.9, ge=0, lt=1)
-    beta2: float = Field(0.999, ge=0, lt=1)
+    beta1: float | None = Field(None, ge=0, lt=1)
+    beta2: float | None = Field(None, ge=0, lt=1)
     eps: float | None = Field(None, gt=0)
-    decay: float = Field(0.99, gt=0, lt=1, description="RMSProp's decay rate")
-    weight_decay: float = Field(0.01, ge=0, description="AdamW's decoupled weight decay")
-    bias_correction: bool = True
+    decay: float | None = Field(None, gt=0, lt=1, description="RMSProp's decay rate")
+    weight_decay: float | None = Field(None, ge=0, description="decoupled weight decay (AdamW, "
+                                                               "Lion, Muon, ...)")
+    bias_correction: bool | None = None
+    clip_norm: float | None = Field(None, gt=0, description="clip the gradient's global norm")
+    clip_value: float | None = Field(None, gt=0, description="clip each gradient entry")
+    base: BaseRule = Field("sgd", description="the rule SAM and Lookahead wrap")
+    rho: float | None = Field(None, gt=0, description="SAM's neighbourhood radius")
+    adaptive: bool | None = Field(None, description="SAM: the adaptive variant (ASAM)")
+    lookahead_k: PositiveInt | None = Field(None, description="Lookahead: steps between syncs")
+    lookahead_alpha: float | None = Field(None, gt=0, le=1, description="Lookahead: slow step")
+    update_every: PositiveInt | None = Field(None, description="Shampoo: steps between inverse "
+                                                               "roots")
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
 
 

@@ -125,14 +125,27 @@ class Monitors(Callback):
 
 
 class Validation(Callback):
-    """Loss and accuracy on the fixed training subset and on the validation set, each epoch."""
+    """Loss and accuracy on the fixed training subset and on the validation set, each epoch,
+    at the optimizer's evaluation point (theta, or a schedule-free rule's average)."""
 
     def on_epoch_end(self, trainer, state, row):
-        rows = trainer.eval_rows
-        row["train_eval_loss"], row["train_acc"] = evaluate(trainer.objective, state.theta,
+        rows, point = trainer.eval_rows, trainer.eval_point(state)
+        row["train_eval_loss"], row["train_acc"] = evaluate(trainer.objective, point,
                                                             trainer.X[rows], trainer.y[rows])
-        row["val_loss"], row["val_acc"] = evaluate(trainer.objective, state.theta, trainer.X_val,
+        row["val_loss"], row["val_acc"] = evaluate(trainer.objective, point, trainer.X_val,
                                                    trainer.y_val)
+
+
+class ObserveMetric(Callback):
+    """Show the monitored validation metric to the optimizer once an epoch (a reduce-on-plateau
+    schedule acts on it), before the checkpoint saves its state."""
+
+    def __init__(self, monitor: str):
+        self.monitor = monitor
+
+    def on_epoch_end(self, trainer, state, row):
+        trainer.optimizer.observe(row[self.monitor])
+        row["lr"] = trainer.optimizer.hyperparameters(state.step).get("lr")
 
 
 class BestTracker(Callback):
@@ -149,7 +162,8 @@ class BestTracker(Callback):
         better = best is None or (value > best if self.monitor == "val_acc" else value < best)
         if better and math.isfinite(value):
             state.best_metric, state.best_epoch, state.bad_epochs = value, state.epoch, 0
-            self._best = (state.theta.copy(), buffers_of(trainer.objective).copy())
+            self._best = (np.array(trainer.eval_point(state), copy=True),
+                          buffers_of(trainer.objective).copy())
         else:
             state.bad_epochs += 1
         if self.patience is not None and state.bad_epochs >= self.patience:
@@ -273,6 +287,7 @@ def default_callbacks(settings, run_dir, on_event=None) -> list[Callback]:
     """The standard callbacks, in the order their epoch-end work depends on."""
     callbacks: list[Callback] = [DivergenceGuard(settings.divergence_factor),
                                  Monitors(settings.monitor_every), Validation(),
+                                 ObserveMetric(settings.monitor),
                                  BestTracker(settings.monitor, settings.patience,
                                              settings.restore_best)]
     if settings.keep_path_every:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..contract import checked_data, fast_kwargs, require_objective
+from ..contract import checked_data, fast_kwargs, preserved_buffers, require_objective
 from ..errors import InputError
 from ..plan import RunPlan
 from ..results import Result
@@ -165,23 +165,47 @@ class Trainer:
         return load_checkpoint(self.checkpoint_dir / "last.npz", self.objective, self.optimizer,
                                self.dtype, np.random.default_rng(self.settings.seed), self.plan)
 
+    def eval_point(self, state: RunState) -> np.ndarray:
+        """The parameters to evaluate and return: theta itself, or the point a rule such as
+        schedule-free evaluates at (``optimizer.eval_params``; read-only)."""
+        return self.optimizer.eval_params(state.theta, state.opt_state)
+
+    def _closure(self, Xb, yb, rng_state):
+        """``point -> (loss, grad)`` on the same batch with the same dropout masks, leaving the
+        running statistics alone (SAM's second gradient)."""
+        obj = self.objective
+
+        def closure(point):
+            rng = np.random.default_rng()
+            rng.bit_generator.state = rng_state  # the masks of the batch's first pass
+            with preserved_buffers(obj):
+                return obj.loss_and_grad(point, Xb, yb, train=True, rng=rng)
+
+        return closure
+
     def _epoch(self, state: RunState) -> None:
         obj, opt, plan = self.objective, self.optimizer, self.plan
         theta, X, y = state.theta, self.X, self.y
         grad = np.empty_like(theta)
         extra = fast_kwargs(obj, out=grad, validate=False)
         on_gradient, on_step_end = self._hooks["on_gradient"], self._hooks["on_step_end"]
+        needs_closure = getattr(opt, "needs_closure", False)
         for idx in plan.epoch_batches(state.rng):
             if state.step >= plan.total_steps:
                 break
             Xb, yb = (X, y) if plan.full_batch else (X[idx], y[idx])
+            rng_state = state.rng.bit_generator.state if needs_closure else None
             loss, g = obj.loss_and_grad(theta, Xb, yb, train=True, rng=state.rng, **extra)
             batch = Batch(state.step + 1, float(loss), g)
             for method in on_gradient:
                 method(self, state, batch)
             if not state.running:
                 return
-            state.opt_state = opt.step(theta, g, state.opt_state)
+            if needs_closure:
+                state.opt_state = opt.step(theta, g, state.opt_state,
+                                           self._closure(Xb, yb, rng_state))
+            else:
+                state.opt_state = opt.step(theta, g, state.opt_state)
             state.step += 1
             state.losses.append(batch.loss)
             state.epoch_losses.append(batch.loss)
@@ -197,13 +221,14 @@ class Trainer:
 
     def _result(self, state: RunState) -> TrainResult:
         obj, rows = self.objective, self.eval_rows
-        final_loss, train_acc = evaluate(obj, state.theta, self.X[rows], self.y[rows])
-        val_acc = evaluate(obj, state.theta, self.X_val, self.y_val)[1]
+        theta = state.theta if state.restored_epoch is not None else self.eval_point(state)
+        final_loss, train_acc = evaluate(obj, theta, self.X[rows], self.y[rows])
+        val_acc = evaluate(obj, theta, self.X_val, self.y_val)[1]
         test_acc = None
         if self.X_test is not None:
-            test_acc = evaluate(obj, state.theta, self.X_test, self.y_test)[1]
+            test_acc = evaluate(obj, theta, self.X_test, self.y_test)[1]
         return TrainResult(
-            theta=state.theta, status=state.status, message=state.message,
+            theta=np.array(theta, copy=True), status=state.status, message=state.message,
             history=state.history, losses=np.asarray(state.losses), epochs=state.epoch,
             steps=state.step, seconds=state.seconds, best_epoch=state.best_epoch,
             best_metric=state.best_metric, train_acc=train_acc, val_acc=val_acc,
