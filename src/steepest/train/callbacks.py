@@ -145,7 +145,6 @@ class ObserveMetric(Callback):
 
     def on_epoch_end(self, trainer, state, row):
         trainer.optimizer.observe(row[self.monitor])
-        row["lr"] = trainer.optimizer.hyperparameters(state.step).get("lr")
 
 
 class BestTracker(Callback):
