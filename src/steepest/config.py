@@ -173,6 +173,9 @@ class TrainConfig(_Strict):
     keep_path_every: PositiveInt | None = Field(
         None, description="keep the parameters every this many steps (for landscape paths)"
     )
+    track_sharpness: PositiveInt | None = Field(
+        None, description="every this many steps, the largest Hessian eigenvalue of the loss "
+                          "on the fixed training subset (eval_train_size rows)")
 
 
 class RunConfig(_Strict):

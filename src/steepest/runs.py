@@ -122,7 +122,8 @@ def save_run_plots(result: TrainResult, model: Model, data: RunData, out_dir: Pa
         linear = len(model.layout.select(("weight",))) == 1
     figures = plot_run(result.losses, result.history, first_layer_weights=weights,
                        image_shape=image_shape, classes=data.dataset.classes, linear=linear,
-                       steps_per_epoch=steps_per_epoch, diverged=result.status == "diverged")
+                       steps_per_epoch=steps_per_epoch, diverged=result.status == "diverged",
+                       sharpness=result.sharpness)
     return save_figures(figures, out_dir, format=format, dpi=dpi)
 
 

@@ -205,6 +205,9 @@ TRAIN_OPTIONS = (
     ConfigOption(("--patience",), "train.patience", int, help="early-stopping patience"),
     ConfigOption(("--replace",), "train.replace", bool, help="draw batches with replacement"),
     ConfigOption(("--keep-path-every",), "train.keep_path_every", int),
+    ConfigOption(("--track-sharpness",), "train.track_sharpness", int),
+    ConfigOption(("--eval-train-size",), "train.eval_train_size", int,
+                 help="training rows for the train accuracy, the monitors and the sharpness"),
 )
 LINEAR_OPTION = ConfigOption(("--model",), "model.hidden", str, _model_kind,
                              help="mlp or linear (linear: no hidden layer)")

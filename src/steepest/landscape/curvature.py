@@ -981,3 +981,57 @@ def curvature_along_path(fun=None, thetas=None, top: int = 1, trace: bool = Fals
             op = HessianOperator(bound, point, eps, products=products, matrix=matrix)
         reports.append(_report(op, *args))
     return CurvaturePath(reports=tuple(reports), steps=labels)
+
+
+@dataclass(frozen=True)
+class TopEigenpair(Result):
+    """The largest eigenvalue found by :func:`top_eigenpair`, its vector and the cost."""
+
+    value: float
+    vector: np.ndarray
+    n_hvp: int
+    converged: bool
+    residual: float
+
+    _omit = ("vector",)
+
+
+def top_eigenpair(fun_or_op=None, theta=None, start=None, tol: float = 1e-3,
+                  max_steps: int = 40, seed: int = 0, *, products=None,
+                  matrix=None) -> TopEigenpair:
+    """The largest (algebraic) eigenvalue by Lanczos from ``start``, stopping as soon as the
+    Ritz pair's residual ``||H v - lambda v||`` falls below ``tol * |lambda|``.
+
+    Warm-started from the previous eigenvector (``start``), as the sharpness tracker does
+    every few training steps, it converges in a few products where ARPACK would always build
+    its whole basis first. Full reorthogonalization; ``start`` defaults to a random vector.
+    """
+    from scipy.linalg import eigh_tridiagonal
+
+    op = _operator(fun_or_op, theta, None, None, products, matrix)
+    n = op.shape[0]
+    tol = checks.nonneg_float(tol, "tol")
+    steps = min(checks.positive_int(max_steps, "max_steps"), n)
+    q = (np.random.default_rng(_seed(seed)).standard_normal(n) if start is None
+         else check_theta(start, size=n, what="start", finite=True).astype(np.float64))
+    q = q / np.linalg.norm(q)
+    basis, alpha, beta = [], [], []
+    value, vector, residual = float("nan"), q, float("inf")
+    for j in range(steps):
+        basis.append(q)
+        w = op.product(q)
+        alpha.append(float(q @ w))
+        Q = np.array(basis)
+        for _ in range(2):
+            w -= Q.T @ (Q @ w)
+        b = float(np.linalg.norm(w))
+        vals, vecs = (np.array(alpha), np.ones((1, 1))) if j == 0 else eigh_tridiagonal(
+            np.array(alpha), np.array(beta))
+        value, s = float(vals[-1]), vecs[:, -1]
+        residual = abs(b * s[-1])
+        vector = Q.T @ s
+        if residual <= tol * abs(value) or b <= 1e-12 * max(abs(value), 1.0):
+            return TopEigenpair(value, vector, op.n_products, True, residual)
+        beta.append(b)
+        q = w / b
+    return TopEigenpair(value, vector, op.n_products, False, residual)

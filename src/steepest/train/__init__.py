@@ -9,6 +9,7 @@ from .callbacks import (
     Monitors,
     PathKeeper,
     RunFiles,
+    SharpnessTracker,
     Validation,
     default_callbacks,
 )
@@ -21,6 +22,6 @@ from .state import Batch, RunState
 __all__ = [
     "Batch", "BestTracker", "Callback", "Checkpointer", "DivergenceGuard", "EpochEnded",
     "EventForwarder", "Monitors", "Notice", "PathKeeper", "RunEnded", "RunFiles", "RunStarted",
-    "RunState", "StepEnded", "TrainResult", "TrainSettings", "Trainer", "Validation",
-    "activation_stats", "default_callbacks", "evaluate", "update_ratios",
+    "RunState", "SharpnessTracker", "StepEnded", "TrainResult", "TrainSettings", "Trainer",
+    "Validation", "activation_stats", "default_callbacks", "evaluate", "update_ratios",
 ]

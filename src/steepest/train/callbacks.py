@@ -201,6 +201,49 @@ class PathKeeper(Callback):
             state.path_steps.append(state.step)
 
 
+def stability_bound(optimizer, step: int) -> float:
+    """The largest sharpness gradient descent stays stable at: ``2 / lr``, and for heavy-ball
+    momentum ``mu`` (the lecture's ``v = mu v - lr g``) ``(2 + 2 mu) / lr``; NaN without a rate.
+    """
+    hyper = optimizer.hyperparameters(step)
+    lr = hyper.get("lr")
+    if not lr:
+        return float("nan")
+    mu = hyper.get("mu", 0.0) if optimizer.name in ("momentum",) else 0.0
+    return (2.0 + 2.0 * mu) / lr
+
+
+class SharpnessTracker(Callback):
+    """Every ``every`` steps the largest eigenvalue of the loss's Hessian on the fixed training
+    subset, in evaluation mode, by Lanczos warm-started from the previous eigenvector (a few
+    products each time; exact products where the objective offers them), with the stability
+    bound ``2 / lr`` (``(2 + 2 mu) / lr`` for momentum) it is compared with (Cohen et al.
+    2021, the edge of stability)."""
+
+    def __init__(self, every: int):
+        self.every = every
+        self.products = 0
+
+    def on_step_end(self, trainer, state, batch):
+        if state.step % self.every:
+            return
+        from ..contract import bind
+        from ..landscape.curvature import top_eigenpair
+
+        rows = trainer.eval_rows
+        fn = bind(trainer.objective, trainer.X[rows], trainer.y[rows], train=False)
+        pair = top_eigenpair(fn, state.theta.astype(np.float64), start=state.sharpness_vector,
+                             tol=1e-3)
+        state.sharpness_vector = pair.vector
+        self.products += pair.n_hvp
+        state.sharpness.append((state.step, pair.value,
+                                stability_bound(trainer.optimizer, state.step - 1)))
+
+    def on_epoch_end(self, trainer, state, row):
+        if state.sharpness:
+            row["sharpness"], row["stability_bound"] = state.sharpness[-1][1:]
+
+
 class Checkpointer(Callback):
     """``checkpoints/last.npz`` every epoch, then ``best.npz`` when the best improved.
 
@@ -258,6 +301,10 @@ class RunFiles(Callback):
         if result.path is not None:
             atomic_savez(trainer.run_dir / "path.npz", path=result.path,
                          steps=result.path_steps)
+        if state.sharpness:
+            lines = "".join(f"{int(st)},{v!r},{b!r}\n" for st, v, b in state.sharpness)
+            atomic_write_text(trainer.run_dir / "sharpness.csv",
+                              "step,sharpness,stability_bound\n" + lines)
         atomic_write_json(trainer.run_dir / "summary.json", summary)
 
 
@@ -291,6 +338,8 @@ def default_callbacks(settings, run_dir, on_event=None) -> list[Callback]:
                                              settings.restore_best)]
     if settings.keep_path_every:
         callbacks.append(PathKeeper(settings.keep_path_every))
+    if settings.track_sharpness:
+        callbacks.append(SharpnessTracker(settings.track_sharpness))
     if run_dir is not None:
         callbacks += [Checkpointer(), RunFiles()]
     if on_event is not None:

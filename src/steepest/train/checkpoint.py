@@ -4,7 +4,9 @@ Format version 1 (unchanged since the first release, so older run folders resume
 ``buffers``, the generator state ``rng`` (JSON), ``epoch``, ``step``, ``losses``, ``history``
 (JSON), ``best_metric`` / ``best_epoch`` (NaN / -1 for none), ``bad_epochs``, ``first_loss``,
 ``seconds``, the optimizer state as ``opt.<name>`` arrays and, when a path is kept, ``path``
-and ``path_steps``. ``best.npz`` holds ``theta``, ``buffers``, ``epoch`` and ``metric``.
+and ``path_steps``; when sharpness is tracked, ``sharpness`` (step, value, bound rows) and
+``sharpness_vector`` (optional fields: older checkpoints have none). ``best.npz`` holds
+``theta``, ``buffers``, ``epoch`` and ``metric``.
 Loaded with ``allow_pickle=False``; a damaged or foreign file is refused with its name.
 """
 
@@ -33,6 +35,9 @@ def save_checkpoint(path: Path, state: RunState, objective, optimizer) -> Path:
     extra = {}
     if state.path:
         extra = {"path": np.stack(state.path), "path_steps": np.array(state.path_steps)}
+    if state.sharpness:
+        extra["sharpness"] = np.asarray(state.sharpness, dtype=np.float64)
+        extra["sharpness_vector"] = state.sharpness_vector
     opt_arrays = optimizer.state_to_arrays(state.opt_state)
     return atomic_savez(
         path,
@@ -161,4 +166,10 @@ def load_checkpoint(path: Path, objective, optimizer, dtype, rng, plan=None) -> 
     if "path" in z:
         state.path = list(z["path"])
         state.path_steps = np.asarray(_field(z, "path_steps", path)).tolist()
+    if "sharpness" in z:
+        rows = np.asarray(z["sharpness"])
+        if rows.ndim != 2 or rows.shape[1] != 3:
+            raise DataError(f"{path}: field 'sharpness' must be rows of (step, value, bound)")
+        state.sharpness = [tuple(r) for r in rows.tolist()]
+        state.sharpness_vector = np.asarray(_field(z, "sharpness_vector", path))
     return state

@@ -56,8 +56,9 @@ class TrainResult(Result):
     run_dir: Path | None = None
     path: np.ndarray | None = None  # kept parameters (rows), when keep_path_every is set
     path_steps: np.ndarray | None = None
+    sharpness: np.ndarray | None = None  # rows (step, lambda_max, 2/lr bound), if tracked
 
-    _omit = ("theta", "history", "losses", "path", "path_steps")
+    _omit = ("theta", "history", "losses", "path", "path_steps", "sharpness")
 
     def plot(self, ax=None):
         """The mini-batch loss per step, raw and smoothed."""
@@ -236,4 +237,5 @@ class Trainer:
             last_epoch=dict(state.history[-1]) if state.history else {}, run_dir=self.run_dir,
             path=np.stack(state.path) if state.path else None,
             path_steps=np.asarray(state.path_steps) if state.path else None,
+            sharpness=np.asarray(state.sharpness) if state.sharpness else None,
         )

@@ -26,7 +26,9 @@ class TrainSettings:
     - ``divergence_factor``: the loss above this multiple of its first value stops the run;
     - ``eval_train_size`` training rows for the train accuracy and activation statistics,
       ``monitor_every`` steps between update-ratio measurements (at least one per epoch),
-      ``keep_path_every`` steps between kept parameter vectors (for landscape paths).
+      ``keep_path_every`` steps between kept parameter vectors (for landscape paths);
+    - ``track_sharpness``: every this many steps, the largest Hessian eigenvalue of the loss on
+      the fixed training subset (see :class:`~steepest.train.callbacks.SharpnessTracker`).
     """
 
     epochs: int = 20
@@ -43,11 +45,12 @@ class TrainSettings:
     divergence_factor: float = 10.0
     monitor_every: int = 50
     keep_path_every: int | None = None
+    track_sharpness: int | None = None
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "eval_train_size", "monitor_every"):
             checks.positive_int(getattr(self, name), name)
-        for name in ("iterations", "patience", "keep_path_every"):
+        for name in ("iterations", "patience", "keep_path_every", "track_sharpness"):
             if getattr(self, name) is not None:
                 checks.positive_int(getattr(self, name), name)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int | np.integer) \

@@ -38,6 +38,8 @@ class RunState:
     seconds: float = 0.0
     path: list = field(default_factory=list)
     path_steps: list = field(default_factory=list)
+    sharpness: list = field(default_factory=list)  # (step, lambda_max, stability bound) rows
+    sharpness_vector: np.ndarray | None = None  # the last top eigenvector (a warm start)
     status: str = "running"
     message: str = ""
     epoch_losses: list = field(default_factory=list)  # this epoch's losses (not saved)

@@ -147,6 +147,24 @@ def plot_update_ratios(history: list[dict], *, ax=None) -> Figure:
     return fig
 
 
+def plot_sharpness(rows, *, ax=None, title: str = "sharpness against the stability bound"
+                   ) -> Figure:
+    """The largest Hessian eigenvalue along training (rows of step, value, bound) with the
+    bound ``2 / lr`` (``(2 + 2 mu) / lr`` with momentum) that gradient descent is stable under:
+    at the edge of stability the sharpness rises to the bound and hovers there."""
+    rows = np.asarray(rows, dtype=np.float64)
+    fig, ax = figure_and_axes(ax, (7, 4))
+    ax.plot(rows[:, 0], rows[:, 1], "o-", ms=3, color="#0072B2",
+            label="sharpness (top eigenvalue)")
+    ax.plot(rows[:, 0], rows[:, 2], "--", color="#D55E00", label="stability bound 2 / lr")
+    ax.set_xlabel("step")
+    ax.set_ylabel("largest Hessian eigenvalue")
+    ax.set_title(title)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return fig
+
+
 def plot_weight_tiles(W, image_shape, titles=None, max_tiles: int = 100,
                       title: str = "first-layer weights") -> Figure:
     """Each column of ``W`` (one unit's incoming weights) drawn as an image of ``image_shape``.
@@ -178,15 +196,18 @@ def plot_weight_tiles(W, image_shape, titles=None, max_tiles: int = 100,
 
 def plot_run(losses, history: list[dict], *, first_layer_weights=None, image_shape=None,
              classes=None, linear: bool = False, steps_per_epoch: int | None = None,
-             diverged: bool = False) -> dict[str, Figure]:
+             diverged: bool = False, sharpness=None) -> dict[str, Figure]:
     """The standard plots of a finished run, keyed by file stem.
 
-    ``loss`` always; ``accuracy`` and ``update_ratios`` when ``history`` has epochs;
+    ``loss`` always; ``sharpness`` when rows of it are given; ``accuracy`` and
+    ``update_ratios`` when ``history`` has epochs;
     ``weights`` when ``first_layer_weights`` (n_features, units) is given and
     ``image_shape`` holds n_features values: each column drawn as an image, titled with
     ``classes`` and called class templates when ``linear`` (the model is one linear layer).
     """
     out = {"loss": plot_loss(losses, steps_per_epoch, diverged=diverged)}
+    if sharpness is not None and len(sharpness):
+        out["sharpness"] = plot_sharpness(sharpness)
     if history:
         out["accuracy"] = plot_accuracy(history)
         out["update_ratios"] = plot_update_ratios(history)
