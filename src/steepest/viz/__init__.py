@@ -18,5 +18,6 @@ from .plots import (
 
 __all__ = [
     "FORMATS", "figure_and_axes", "new_figure", "plot_accuracy", "plot_loss", "plot_run",
-    "plot_sharpness", "plot_update_ratios", "plot_weight_tiles", "save_figure", "save_figures", "smooth",
+    "plot_sharpness", "plot_update_ratios", "plot_weight_tiles", "save_figure", "save_figures",
+    "smooth",
 ]
