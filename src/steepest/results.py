@@ -9,7 +9,10 @@ returns a :class:`matplotlib.figure.Figure` without writing a file or choosing a
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import html
+import io
 import math
 from pathlib import Path
 
@@ -52,7 +55,9 @@ def finite_or_none(obj):
 
 
 class Result:
-    """Mixin of the result dataclasses: ``to_dict()`` over the dataclass fields.
+    """Mixin of the result dataclasses: ``to_dict()`` over the dataclass fields, and a short
+    HTML summary for notebooks (``_repr_html_``: the scalar fields as a table, and the
+    ``plot()`` figure inline when the result has one).
 
     A subclass lists fields to leave out of ``to_dict`` (large arrays) in ``_omit``.
     """
@@ -62,3 +67,31 @@ class Result:
     def to_dict(self) -> dict:
         return {f.name: jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)
                 if f.name not in self._omit}
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
+                       f"<td style='text-align:left'>{html.escape(_short(v))}</td></tr>"
+                       for k, v in self.to_dict().items() if not isinstance(v, dict | list)
+                       or len(str(v)) < 120)
+        figure = ""
+        if hasattr(self, "plot"):
+            try:
+                figure = figure_html(self.plot())
+            except Exception:  # a summary never fails to show for want of a picture
+                figure = ""
+        return (f"<div><b>{type(self).__name__}</b><table>{rows}</table>{figure}</div>")
+
+
+def _short(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    text = str(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def figure_html(fig, dpi: int = 80) -> str:
+    """A matplotlib figure as an ``<img>`` with the PNG inline (base64)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f"<img src='data:image/png;base64,{data}'/>"
