@@ -239,3 +239,19 @@ def test_the_library_never_chooses_a_matplotlib_backend(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["svg", "False"]
+
+
+def test_the_cli_help_snapshot_matches_the_config_schema():
+    from steepest.cli.schema import FIELDS
+    from steepest.config import schema_snapshot
+
+    assert FIELDS == schema_snapshot(), "regenerate it: python -m steepest.cli.schema"
+
+
+def test_help_needs_neither_pydantic_nor_scipy():
+    code = ("import sys, steepest.cli\n"
+            "print(sorted(m for m in ('pydantic', 'scipy', 'matplotlib', 'optuna') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"

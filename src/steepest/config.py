@@ -295,3 +295,28 @@ def with_values(base: RunConfig | dict | None, values: dict[str, Any]) -> RunCon
     if isinstance(base, RunConfig):
         base = base.model_dump(mode="json")
     return parse_config(set_values(base or {}, values))
+
+
+def _leaves(model, prefix=""):
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        sub = info.annotation
+        if isinstance(sub, type) and issubclass(sub, BaseModel):
+            yield from _leaves(sub, path + ".")
+        else:
+            yield path, info
+
+
+def schema_snapshot() -> dict:
+    """Every leaf of the run config: ``path -> (default, choices, description)``.
+
+    The command line's help texts read a copy of this (``steepest/cli/schema.py``) so that
+    ``steepest --help`` need not import pydantic; a test keeps the copy equal to this.
+    """
+    out = {}
+    for path, info in _leaves(RunConfig):
+        choices = next((typing.get_args(a) for a in (info.annotation, *typing.get_args(
+            info.annotation)) if typing.get_origin(a) is Literal), ())
+        default = info.get_default(call_default_factory=True)
+        out[path] = (default, tuple(choices), info.description or "")
+    return out

@@ -3,7 +3,6 @@ trains. The model and its data come from the same run config as ``steepest train
 
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich.table import Table
 
@@ -32,6 +31,8 @@ def _model_and_data(cfg):
 
 def run_gradcheck(cfg, mode="fast", k=10, batch=32, h=1e-5, tol=None, train=True):
     """The gradient check of ``cfg``'s model at its initial weights on ``batch`` training rows."""
+    import numpy as np
+
     from .. import _validate as checks
     from ..gradcheck import check_model
 

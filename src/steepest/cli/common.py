@@ -106,14 +106,12 @@ class ConfigOption:
         return "cfg_" + self.flags[0].lstrip("-").replace("-", "_")
 
     def help_text(self) -> str:
-        from ..config import field_of
+        from .schema import FIELDS  # a snapshot of the config schema: no pydantic at --help
 
-        field = field_of(self.path)
-        parts = [self.help or (field.description or "")]
-        choices = _choices(field.annotation)
+        default, choices, description = FIELDS[self.path]
+        parts = [self.help or description]
         if choices:
             parts.append(f"one of {', '.join(map(str, choices))}")
-        default = field.get_default(call_default_factory=True)
         parts.append(f"(config key {self.path}; default {_shown(default)})")
         return " ".join(p for p in parts if p)
 
@@ -125,16 +123,6 @@ class ConfigOption:
             option = typer.Option(*self.flags, help=self.help_text(), show_default=False)
         return inspect.Parameter(self.param, inspect.Parameter.KEYWORD_ONLY, default=None,
                                  annotation=Annotated[self.kind | None, option])
-
-
-def _choices(annotation) -> tuple:
-    """The allowed values of a ``Literal[...]`` annotation (or of ``Literal[...] | None``)."""
-    if typing.get_origin(annotation) is typing.Literal:
-        return typing.get_args(annotation)
-    for arg in typing.get_args(annotation):
-        if typing.get_origin(arg) is typing.Literal:
-            return typing.get_args(arg)
-    return ()
 
 
 def _shown(value) -> str:

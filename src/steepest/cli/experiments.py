@@ -6,7 +6,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..runs import dataset_label
 from .common import (
     ALL_OPTIONS,
     DATA_OPTIONS,
@@ -123,6 +122,8 @@ def compare(
     else:
         names = parse_list(optimizers, str, "--optimizers")
         variants = optimizer_variants(names, _rates(lr, names))
+    from ..runs import dataset_label
+
     out = out or Path("runs") / f"compare-{dataset_label(cfg)}"
     progress = progress_bar(disable=as_json)
     with progress:
@@ -158,6 +159,8 @@ def lr_sweep(
 
     check_format(format, dpi)
     res = run_sweep(cfg, n_steps=steps, lr_min=lr_min, lr_max=lr_max)
+    from ..runs import dataset_label
+
     out = out or Path("runs") / f"lr-sweep-{dataset_label(cfg)}"
     plots = save_figures({"lr_sweep": res.plot()}, out, format, dpi)
     atomic_write_json(out / "lr_sweep.json", finite_or_none(res.to_dict()))

@@ -3,7 +3,6 @@
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich.table import Table
 
@@ -37,6 +36,8 @@ def parse_span(span: str | None, default: tuple[float, float]) -> tuple[float, f
 
 def split_rows(data, split: str, subset: int | None, seed: int):
     """``(X, y)`` of a split, or a fixed random ``subset`` of its rows."""
+    import numpy as np
+
     X, y = data.split(split)
     if subset is not None:
         if subset < 1:
@@ -75,6 +76,8 @@ def _start_of(run, interpolate: str):
 def _kept_path(run):
     """``(points, steps)``: the run's kept path up to the analysed weights, ending at them (so
     the projected path ends at the origin of the plane)."""
+    import numpy as np
+
     from .._io import load_npz
 
     path_file = run.run_dir / "path.npz"
@@ -209,6 +212,8 @@ def landscape(
     as_json: JsonOpt = False,
 ):
     """Slice the loss landscape around a run's weights (a 2-D plane by default)."""
+    import numpy as np
+
     from .._lock import FolderLock
     from ..runs import load_run
     from .train import progress_bar
@@ -313,6 +318,8 @@ class _CountingPoint:
 
 
 def _hessian_path(run, fn, seed):
+    import numpy as np
+
     from ..landscape.curvature import curvature_along_path
 
     points, steps = _kept_path(run)
@@ -340,6 +347,8 @@ def hessian(
 ):
     """Hessian eigenvalues (top and bottom), condition number and trace at a run's weights;
     writes hessian.json and the spectrum (and the values along the path) as figures."""
+    import numpy as np
+
     from .._io import atomic_write_json
     from .._lock import FolderLock
     from ..contract import bind

@@ -32,7 +32,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import expit
 
 from .._validate import nonneg_float, positive_int, probability
 from ..errors import InputError
@@ -249,12 +248,16 @@ class LeakyReLU(Layer):
 
 
 class Sigmoid(Layer):
-    """Logistic ``1 / (1 + exp(-x))`` (computed without overflow); derivative ``s (1 - s)``."""
+    """Logistic ``1 / (1 + exp(-x))``, computed as ``(1 + tanh(x / 2)) / 2`` (the same function,
+    with no overflow for any x); derivative ``s (1 - s)``."""
 
     kind = "sigmoid"
 
     def forward(self, x, p, ctx):
-        out = expit(x, out=x if ctx.inplace else None)
+        out = np.multiply(x, 0.5, out=x if ctx.inplace else None)
+        np.tanh(out, out=out)
+        out += 1.0
+        out *= 0.5
         return out, out
 
     def backward(self, dout, cache, p, g, need_dx=True):
