@@ -210,3 +210,53 @@ def test_worst_index_is_a_tensor_index():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(InputError, match=match):
         gradcheck(lambda t: (float(t @ t), 2 * t), np.ones(3), **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(activation="relu", reg=1e-2),
+    dict(activation="tanh", batchnorm=True, loss="svm", reg=1e-3, regularizer="elastic"),
+    dict(activation="maxout", dropout=0.7, loss="svm", hinge="crammer-singer"),
+    dict(activation="leaky_relu", batchnorm=True, loss="l1", regularizer="l1", reg=1e-3),
+    dict(activation="sigmoid", loss="l2"),
+])
+@pytest.mark.parametrize("train", [True, False])
+def test_batched_coordinate_probes_equal_one_at_a_time(kwargs, train):
+    """The many-coordinates path gives the losses of the one-coordinate resumed passes."""
+    rng = np.random.default_rng(3)
+    model = steepest.mlp([5, 6, 4, 3], **kwargs)
+    theta = model.init_params(2)
+    theta += 0.1 * rng.standard_normal(theta.size)
+    X, y = rng.standard_normal((7, 5)), rng.integers(0, 3, 7)
+    fn = steepest.bind(model, X, y, train=train, seed=4)
+    record = fn.record(theta)
+    for spec in model.layout:
+        coords = np.arange(spec.size)
+        fp, fm, crossed = fn.coordinate_losses(record, theta, spec.name, coords, 1e-3)
+        for c in coords:
+            delta = np.zeros(spec.size)
+            delta[c] = 1.0
+            p, m, x = fn.directional(record, theta, spec.name, delta, 1e-3)
+            assert fp[c] == pytest.approx(p, rel=1e-12, abs=1e-14), (spec.name, c)
+            assert fm[c] == pytest.approx(m, rel=1e-12, abs=1e-14), (spec.name, c)
+            assert crossed[c] == x, (spec.name, c)
+
+
+def test_a_full_check_of_a_whole_model_names_a_planted_bug(monkeypatch):
+    from steepest.nn import layers
+
+    model = steepest.mlp([20, 16, 5])
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((8, 20)), rng.integers(0, 5, 8)
+    assert check_model(model, X, y, mode="full").ok
+    original = layers.Linear.backward
+
+    def buggy(self, dout, cache, p, g, need_dx=True):
+        dx = original(self, dout, cache, p, g, need_dx)
+        if self.name == "fc1":
+            g["W"][3, 7] *= 1.01
+        return dx
+
+    monkeypatch.setattr(layers.Linear, "backward", buggy)
+    result = check_model(model, X, y, mode="full")
+    bad = next(t for t in result.tensors if t.name == "fc1.W")
+    assert result.failed == ["fc1.W"] and bad.worst_index == (3, 7)

@@ -29,6 +29,7 @@ generic algorithm and gets the same numbers, slower):
                                           the caller validated X and y once already)
 ``record`` / ``directional``              resumable passes: perturb one tensor and resume the
                                           forward pass at its layer (gradient checks)
+``coordinate_losses(record, ...)``        many coordinates of one tensor probed at once
 ``loss_and_kinks(theta, X, y, ...)``      the loss and the discrete state of every kink
 ``points_evaluator(basis, X, y, ...)``    many points ``C @ basis`` evaluated at once (surfaces)
 ============================  =====================================================================
@@ -308,6 +309,17 @@ class Bound:
         with preserved_buffers(self.objective):
             return self.objective.record(theta, X, y, train=self.train, rng=self._rng())
 
+    @property
+    def has_coordinate_probes(self) -> bool:
+        return self.resumable and hasattr(self.objective, "coordinate_losses")
+
+    def coordinate_losses(self, record, theta, name: str, coords, step: float):
+        """The objective's losses at ``theta +- step e_i`` for many coordinates ``i`` of one
+        tensor (``(plus, minus, crossed)`` arrays), or None where it cannot batch them."""
+        with preserved_buffers(self.objective):
+            return self.objective.coordinate_losses(record, theta, name, coords, step, self.y,
+                                                    train=self.train, rng=self._rng())
+
     def directional(self, record, theta, name: str, delta, step: float, factors=None):
         """``(L(theta + step delta), L(theta - step delta), crossed_a_kink)``; ``delta`` moves
         only tensor ``name`` (see the objective's ``directional``)."""
@@ -321,7 +333,7 @@ class _Callable:
     """A bare ``f(theta) -> (loss, grad)`` seen as a :class:`Bound` (no layout of its own)."""
 
     layout = None
-    has_hvp = has_ggn = has_kinks = resumable = False
+    has_hvp = has_ggn = has_kinks = resumable = has_coordinate_probes = False
 
     def __init__(self, f):
         self.objective = f

@@ -292,19 +292,45 @@ class _Checker:
                                         replace=False))
         return list(range(spec.size))
 
+    def _one(self, spec, p):
+        """``(analytic, numeric, resolution, crossed)`` of one probe, retrying a kink crossing
+        with smaller steps."""
+        step = self.opts.h
+        for _attempt in range(self.opts.retries):
+            analytic, fp, fm, crossed = self.probe(spec, p, step)
+            numeric, resolution = self.quotient(fp, fm, step)
+            if not crossed:
+                break
+            step /= 10
+        return analytic, numeric, resolution, crossed
+
+    def _batched(self, spec, probes):
+        """All coordinate probes of a tensor at once through the objective's batched probes
+        (None when it has none); crossed coordinates are retried one at a time."""
+        if not (self.resumable and probes and probes[0] is not None
+                and self.fn.has_coordinate_probes):
+            return None
+        coords = np.asarray(probes, dtype=np.int64)
+        out = self.fn.coordinate_losses(self.record, self.theta, spec.name, coords, self.opts.h)
+        if out is None:
+            return None
+        fp, fm, crossed = out
+        self.evals += 2 * coords.size
+        numeric = (fp - fm) / (2 * self.opts.h)
+        resolution = _EPS_NOISE * (np.abs(fp) + np.abs(fm)) / (2 * self.opts.h)
+        rows = [(float(a), float(n), float(r), False) for a, n, r in
+                zip(self.grad[spec.slice][coords], numeric, resolution)]
+        for k in np.flatnonzero(crossed & self.opts.detect_kinks):
+            rows[k] = self._one(spec, coords[k])
+        return rows
+
     def check_tensor(self, spec) -> TensorCheck:
         opts = self.opts
         probes = self.probes(spec)
+        rows = self._batched(spec, probes) or [self._one(spec, p) for p in probes]
         worst = (-1.0, 0.0, None, 0.0, 0.0)  # rel, abs, index, analytic, numeric
         crossings = 0
-        for p in probes:
-            step = opts.h
-            for _attempt in range(opts.retries):
-                analytic, fp, fm, crossed = self.probe(spec, p, step)
-                numeric, resolution = self.quotient(fp, fm, step)
-                if not crossed:
-                    break
-                step /= 10
+        for p, (analytic, numeric, resolution, crossed) in zip(probes, rows):
             if crossed:
                 crossings += 1
                 continue

@@ -366,6 +366,20 @@ class Model:
                 crossed = True
         return h, crossed
 
+    def coordinate_losses(self, record: Record, theta, name, coords, step, y, *,
+                          train: bool = False, rng=None):
+        """``(f(theta + step e_i), f(theta - step e_i), crossed)`` for many coordinates ``i``
+        of tensor ``name`` at once (see :mod:`steepest.nn.probes`), with the dropout masks of
+        ``record``; None when a layer of the model is not one the batched probes know."""
+        from .probes import coordinate_losses, supports
+
+        if not supports(self):
+            return None
+        ctx = self._context(train, rng, False)
+        ctx.masks = {layer.name: c for layer, c in zip(self.net.layers, record.caches)
+                     if layer.kind == "dropout" and c is not None}
+        return coordinate_losses(self, record, theta, name, coords, step, y, ctx)
+
     def loss_and_kinks(self, theta, X, y, *, train: bool = False,
                        rng=None) -> tuple[float, list[np.ndarray]]:
         """The loss and the discrete state of every kink (see ``steepest.gradcheck``)."""
