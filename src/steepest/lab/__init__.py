@@ -10,15 +10,16 @@ claim checked by a number.
 """
 
 from .base import (
-           EXPERIMENTS,
-           Context,
-           Experiment,
-           LabResult,
-           Verdict,
-           experiment,
-           get,
-           listing,
-           run,
+    EXPERIMENTS,
+    Context,
+    Experiment,
+    LabResult,
+    Verdict,
+    check,
+    experiment,
+    get,
+    listing,
+    run,
 )
 
 __all__ = ["EXPERIMENTS", "Context", "Experiment", "LabResult", "Verdict", "check", "experiment",
