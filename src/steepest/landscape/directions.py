@@ -51,8 +51,8 @@ def normalize_direction(d, theta, layout: Layout, norm: str = "filter",
         if norm == "filter":
             if dv.ndim >= 2:  # one filter per index of the unit axis
                 axes = tuple(a for a in range(dv.ndim) if a != spec.filter_axis)
-                dv *= _safe_scale(np.sqrt((w * w).sum(axis=axes)),
-                                  np.sqrt((dv * dv).sum(axis=axes)))
+                dv *= _safe_scale(np.sqrt((w * w).sum(axis=axes, keepdims=True)),
+                                  np.sqrt((dv * dv).sum(axis=axes, keepdims=True)))
             else:
                 dv *= _safe_scale(np.linalg.norm(w), np.linalg.norm(dv))
         elif norm == "layer":
