@@ -12,6 +12,7 @@ from .data import data_app
 from .experiments import compare, lr_sweep, trajectories
 from .lab import lab_app
 from .landscape import hessian, landscape
+from .report import report_command
 from .train import train
 from .tune import tune
 
@@ -28,6 +29,7 @@ for command in (gradcheck, inspect, demo, train, compare, trajectories, landscap
                 tune):
     app.command()(command)
 app.command("lr-sweep")(lr_sweep)
+app.command("report")(report_command)
 
 
 @app.command()
