@@ -159,7 +159,8 @@ def _csv_cell(value) -> str:
     return f'"{text}"' if "," in text else text
 
 
-def _train_or_continue(cfg: RunConfig, run_dir: Path, on_event) -> tuple[TrainResult, bool]:
+def _train_or_continue(cfg: RunConfig, run_dir: Path, on_event,
+                       callbacks=None) -> tuple[TrainResult, bool]:
     """Train into ``run_dir``, or continue the run already there (same config only)."""
     from .runs import resume_run, train_run
 
@@ -168,17 +169,19 @@ def _train_or_continue(cfg: RunConfig, run_dir: Path, on_event) -> tuple[TrainRe
         if stored != cfg:
             raise InputError(f"{run_dir} holds a run with another configuration; choose another "
                              f"--out or remove that folder")
-        return resume_run(run_dir, on_event=on_event, plots=False), True
-    return train_run(cfg, run_dir, on_event=on_event, plots=False), False
+        return resume_run(run_dir, on_event=on_event, plots=False, callbacks=callbacks), True
+    return train_run(cfg, run_dir, on_event=on_event, plots=False, callbacks=callbacks), False
 
 
 def compare(cfg: RunConfig, variants: list[Variant], out_dir: str | Path,
-            on_event=None) -> Comparison:
+            on_event=None, callbacks=None) -> Comparison:
     """Train ``cfg`` once per variant into ``out_dir/<variant folder>``.
 
     Everything else, the seed included, is shared, so every run starts from the same weights
     and sees the same batches. Running it again continues what is missing: finished variants
-    are read back, interrupted ones resume.
+    are read back, interrupted ones resume. ``callbacks`` are extra trainer callbacks for every
+    run: a list, or a factory called with each variant's folder name that returns one
+    (``steepest.tensorboard.TensorBoardLogger.per_run(logdir)`` logs each run apart).
     """
     out_dir = Path(out_dir)
     if not variants:
@@ -191,8 +194,9 @@ def compare(cfg: RunConfig, variants: list[Variant], out_dir: str | Path,
         for i, variant in enumerate(variants):
             if on_event is not None:
                 on_event(VariantStarted(variant.label, i, len(variants)))
+            extra = callbacks(variant.folder) if callable(callbacks) else callbacks
             res, again = _train_or_continue(with_values(cfg, variant.values),
-                                            out_dir / variant.folder, on_event)
+                                            out_dir / variant.folder, on_event, extra)
             runs.append(res)
             if again:
                 resumed.append(variant.label)

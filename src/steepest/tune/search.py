@@ -165,7 +165,7 @@ class PruneTrial(Callback):
                                  f"(val_acc {row['val_acc']:.4f})")
 
 
-def _objective(space: SearchSpace, base: dict, study_dir: Path, stage: int):
+def _objective(space: SearchSpace, base: dict, study_dir: Path, stage: int, callbacks=None):
     import optuna
 
     from ..runs import train_run
@@ -183,8 +183,10 @@ def _objective(space: SearchSpace, base: dict, study_dir: Path, stage: int):
             raise
         run_dir = study_dir / "trials" / f"trial-{trial.number:04d}"
         trial.set_user_attr("run_dir", str(run_dir))
+        extra = callbacks(run_dir.name) if callable(callbacks) else callbacks
         try:
-            result = train_run(cfg, run_dir, plots=False, callbacks=[PruneTrial(trial)])
+            result = train_run(cfg, run_dir, plots=False,
+                               callbacks=[PruneTrial(trial), *(extra or [])])
         except Exception as e:  # recorded with its reason; the search goes on
             trial.set_user_attr("fail_reason", f"{type(e).__name__}: {e}")
             raise
@@ -202,7 +204,7 @@ def _objective(space: SearchSpace, base: dict, study_dir: Path, stage: int):
 
 
 def _worker(url, study_name, space, base, study_dir, stage, sampler, pruner, epochs, n_trials,
-            target, seed, blas, heartbeat, parent_pid=None):
+            target, seed, blas, heartbeat, parent_pid=None, callbacks=None):
     """One local worker process: its own sampler and pruner, the shared storage."""
     import optuna
     from threadpoolctl import threadpool_limits
@@ -214,8 +216,8 @@ def _worker(url, study_name, space, base, study_dir, stage, sampler, pruner, epo
         study = optuna.load_study(study_name=study_name, storage=storage,
                                   sampler=make_sampler(sampler, space, seed, n_trials),
                                   pruner=make_pruner(pruner, epochs))
-        study.optimize(_objective(space, base, Path(study_dir), stage), n_trials=n_trials,
-                       catch=(Exception,), callbacks=[_stop_at(target)])
+        study.optimize(_objective(space, base, Path(study_dir), stage, callbacks),
+                       n_trials=n_trials, catch=(Exception,), callbacks=[_stop_at(target)])
 
 
 def _stop_at(target: int):
@@ -321,7 +323,8 @@ def _stage_space(study, space: SearchSpace, current: SearchSpace, stage: int,
     return current
 
 
-def _run_stages(study, space, base, study_dir, url, opts: _Options, emit) -> list[dict]:
+def _run_stages(study, space, base, study_dir, url, opts: _Options, emit,
+                callbacks=None) -> list[dict]:
     stage_info, current, target = [], space, 0
     for stage, quota in enumerate(_split(opts.trials, opts.stages), start=1):
         target += quota
@@ -341,10 +344,11 @@ def _run_stages(study, space, base, study_dir, url, opts: _Options, emit) -> lis
             def callback(st, trial):
                 emit({"type": "trial", **_trial_row(trial, opts), "counts": _counts(st)})
 
-            study.optimize(_objective(current, base, study_dir, stage), n_trials=todo,
+            study.optimize(_objective(current, base, study_dir, stage, callbacks), n_trials=todo,
                            catch=(Exception,), callbacks=[callback, _stop_at(target)])
         else:
-            _run_workers(url, study, current, base, study_dir, stage, todo, target, opts, emit)
+            _run_workers(url, study, current, base, study_dir, stage, todo, target, opts, emit,
+                         callbacks)
     return stage_info
 
 
@@ -367,14 +371,16 @@ def run_search(space: SearchSpace, base: dict, study_dir: str | Path, *, trials:
                storage: str | None = None, study_name: str | None = None, workers: int = 1,
                seed: int = 0, on_event=None, heartbeat: float | None = 30.0,
                top_fraction: float = 0.25, plots: bool | tuple[str, int] = True,
-               continue_study: bool = False) -> StudyResult:
+               continue_study: bool = False, callbacks=None) -> StudyResult:
     """Run (or continue) the search; see the module docstring.
 
     The study folder is locked while the search runs, holds one study only, and remembers the
     settings it was run with (``study.json``): a second run with other settings is refused
     unless ``continue_study``. When the study already holds ``trials`` trials nothing runs,
     and the result says so (``ran == 0``). ``plots`` is True (PNG at 110 dpi), False, or a
-    ``(format, dpi)`` pair.
+    ``(format, dpi)`` pair. ``callbacks`` are extra trainer callbacks for every trial: a list,
+    or a factory called with the trial's folder name (``trial-NNNN``) that returns one
+    (``steepest.tensorboard.TensorBoardLogger.per_run(logdir)`` logs each trial apart).
     """
     import optuna
 
@@ -392,13 +398,13 @@ def run_search(space: SearchSpace, base: dict, study_dir: str | Path, *, trials:
                                     direction="maximize", load_if_exists=True)
         before = sum(_counts(study)[s] for s in FINISHED)
         start = time.perf_counter()
-        stage_info = _run_stages(study, space, base, study_dir, url, opts, emit)
+        stage_info = _run_stages(study, space, base, study_dir, url, opts, emit, callbacks)
         return _finish(study, space, base, study_dir, url, stage_info,
                        time.perf_counter() - start, plots, before, opts)
 
 
 def _run_workers(url, study, space, base, study_dir, stage, todo, target, opts: _Options,
-                 emit):
+                 emit, callbacks=None):
     """``opts.workers`` local processes share the stage's ``todo`` trials through the storage;
     the trials of this stage are reported as they finish (each once)."""
     import multiprocessing as mp
@@ -413,7 +419,7 @@ def _run_workers(url, study, space, base, study_dir, stage, todo, target, opts: 
                                               str(study_dir), stage, opts.sampler, opts.pruner,
                                               opts.epochs, n, target,
                                               opts.seed + 1000 * stage + i, blas,
-                                              opts.heartbeat, os.getpid()))
+                                              opts.heartbeat, os.getpid(), callbacks))
         p.start()
         procs.append(p)
     seen = {t.number for t in _stage_trials(study, stage)}  # finished before this call
