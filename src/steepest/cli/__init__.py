@@ -6,6 +6,7 @@ import os
 import typer
 
 from .. import __version__
+from .benchmark import benchmark_command
 from .checks import demo, gradcheck, inspect
 from .common import EXIT_CODES, JsonOpt, console, emit_json
 from .data import data_app
@@ -30,6 +31,7 @@ for command in (gradcheck, inspect, demo, train, compare, trajectories, landscap
     app.command()(command)
 app.command("lr-sweep")(lr_sweep)
 app.command("report")(report_command)
+app.command("benchmark")(benchmark_command)
 
 
 @app.command()
