@@ -62,6 +62,41 @@ def test_history_and_monitors(spiral):
     assert result.losses.shape == (3 * 15,)  # 240 rows / 16 per batch = 15 steps per epoch
 
 
+@pytest.mark.parametrize("lr, patience, restore", [(0.1, None, False), (1e-6, 2, True)])
+def test_result_figures_are_those_of_its_weights(spiral, lr, patience, restore):
+    """The result's accuracies and loss (taken from the epoch row that evaluated the same
+    point, to save a pass) equal a fresh evaluation of the returned weights, with and without
+    a restored best epoch."""
+    from steepest.contract import evaluate
+
+    X_tr, X_val, y_tr, y_val = spiral
+    model = steepest.mlp([2, 20, 3])
+    spec = TrainSettings(epochs=12, batch_size=32, patience=patience, restore_best=restore,
+                         dtype="float64")
+    trainer = Trainer(model, SGD(lr=lr), X_tr, y_tr, X_val, y_val, spec)
+    result = trainer.run()
+    rows = trainer.eval_rows
+    assert restore == (result.restored_epoch is not None)
+    assert evaluate(model, result.theta, X_tr[rows], y_tr[rows]) == (result.final_loss,
+                                                                     result.train_acc)
+    assert evaluate(model, result.theta, X_val, y_val)[1] == result.val_acc
+
+
+def test_all_finite_proves_finiteness_by_a_sum_and_falls_back_when_it_overflows():
+    from steepest._validate import all_finite
+
+    X = np.ones((5, 3), np.float32)
+    assert all_finite(X)
+    for bad in (np.nan, np.inf, -np.inf):
+        Y = X.copy()
+        Y[2, 1] = bad
+        assert not all_finite(Y)
+    huge = np.full((4, 2), 3e38, np.float32)  # finite entries whose float32 sum overflows
+    assert all_finite(huge)
+    huge[0, 0] = -np.inf
+    assert not all_finite(huge)
+
+
 def test_update_ratio_is_lr_times_grad_over_weight_for_sgd():
     from steepest.train.monitors import update_ratios
 

@@ -220,11 +220,30 @@ class Trainer:
                 "lr": self.optimizer.hyperparameters(max(state.step - 1, 0)).get("lr"),
                 "seconds": state.seconds}
 
+    @staticmethod
+    def _evaluated_row(state: RunState) -> dict | None:
+        """The epoch row whose validation was computed at the result's point: the restored
+        epoch's, or the last one when no step followed it; None when there is none."""
+        if state.restored_epoch is not None:
+            found = [r for r in state.history if r.get("epoch") == state.restored_epoch]
+            row = found[-1] if found else None
+        elif state.history and state.history[-1].get("step") == state.step:
+            row = state.history[-1]
+        else:
+            return None
+        keys = ("train_eval_loss", "train_acc", "val_acc")
+        return row if row is not None and all(k in row for k in keys) else None
+
     def _result(self, state: RunState) -> TrainResult:
         obj, rows = self.objective, self.eval_rows
         theta = state.theta if state.restored_epoch is not None else self.eval_point(state)
-        final_loss, train_acc = evaluate(obj, theta, self.X[rows], self.y[rows])
-        val_acc = evaluate(obj, theta, self.X_val, self.y_val)[1]
+        row = self._evaluated_row(state)
+        if row is not None:  # the epoch's validation already evaluated this very point
+            final_loss, train_acc, val_acc = (row["train_eval_loss"], row["train_acc"],
+                                              row["val_acc"])
+        else:
+            final_loss, train_acc = evaluate(obj, theta, self.X[rows], self.y[rows])
+            val_acc = evaluate(obj, theta, self.X_val, self.y_val)[1]
         test_acc = None
         if self.X_test is not None:
             test_acc = evaluate(obj, theta, self.X_test, self.y_test)[1]
