@@ -4,6 +4,7 @@ lost or overwritten, and no hostile file hangs, floods memory or runs code."""
 import gzip
 import json
 import os
+import re
 import shutil
 import signal
 import struct
@@ -548,3 +549,18 @@ def test_a_non_objective_is_named():
 
     with pytest.raises(InputError, match="has no layout, init_params, loss_and_grad"):
         plane(object(), np.zeros(3), np.zeros((2, 3)), np.zeros(2))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m: m.init_params(seed=-1), "seed must be a non-negative integer, got -1"),
+    (lambda m: m.init_params(seed=1.5), "seed must be a non-negative integer, got 1.5"),
+    (lambda m: m.init_params(seed=True), "seed must be a non-negative integer, got True"),
+    (lambda m: m.init_params(dtype=np.int32), "dtype must be float32 or float64"),
+    (lambda m: m.init_params(dtype="float16"), "dtype must be float32 or float64, got 'float16'"),
+    (lambda m: m.loss_and_grad(m.init_params(0), np.ones((2, 4)), np.array([0, 1]), rng=42),
+     "rng must be a numpy.random.Generator"),
+])
+def test_model_arguments_are_checked_where_they_enter(call, message):
+    model = steepest.mlp([4, 5, 3], dropout=0.5)
+    with pytest.raises(InputError, match=re.escape(message)):
+        call(model)

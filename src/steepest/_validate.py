@@ -22,6 +22,32 @@ def positive_int(value, name: str) -> int:
     return int(value)
 
 
+def seed(value, name: str = "seed") -> int:
+    """A non-negative integer seed (not a bool, not a float)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+        raise InputError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def float_dtype(value, name: str = "dtype") -> np.dtype:
+    """float32 or float64 as a NumPy dtype (names, types and dtypes are accepted)."""
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        dtype = None
+    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise InputError(f"{name} must be float32 or float64, got {value!r}")
+    return dtype
+
+
+def generator(value, name: str = "rng"):
+    """``value`` if it is None or a ``numpy.random.Generator``."""
+    if value is not None and not isinstance(value, np.random.Generator):
+        raise InputError(f"{name} must be a numpy.random.Generator (np.random.default_rng(seed)),"
+                         f" got {value!r}")
+    return value
+
+
 def nonneg_float(value, name: str) -> float:
     """Return ``value`` as a float, or raise if it is negative, NaN or infinite."""
     try:

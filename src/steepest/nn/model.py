@@ -150,7 +150,8 @@ class Model:
 
         Also resets the BatchNorm running statistics, so a seed fully determines the start.
         """
-        rng = np.random.default_rng(seed)
+        dtype = checks.float_dtype(dtype)
+        rng = np.random.default_rng(checks.seed(seed))
         theta = np.zeros(self.layout.size)
         for spec in self.layout:
             view = theta[spec.slice].reshape(spec.shape)
@@ -201,6 +202,7 @@ class Model:
         return theta, X, y
 
     def _context(self, train, rng, update_stats):
+        checks.generator(rng)
         buffers = self.buffer_layout.views(self.buffers)
         return Context(train=bool(train), rng=rng, buffers=buffers, update_stats=update_stats)
 
