@@ -279,3 +279,15 @@ def test_chart_text_cannot_close_its_script():
     spec = _specs(html)[0]
     assert spec["series"][0]["y"] == [1.0, None] and spec["xint"]
     assert chart("empty", "x", "y", [series("s", [1], [np.nan])]) == ""
+
+
+def test_a_run_is_described_by_its_kind_of_model():
+    from steepest.report.training import describe
+
+    torch_run = {"data": {"name": "mnist"}, "optim": {"name": "adam", "lr": 0.002},
+                 "model": {"torch": {"factory": "examples/lenet.py:make"}}}
+    assert describe(torch_run) == "mnist: PyTorch examples/lenet.py:make, adam at lr 0.002"
+    mlp_run = {"data": {"name": "digits"}, "optim": {"name": "sgd", "lr": 0.1},
+               "model": {"hidden": [64, 32], "activation": "tanh"}}
+    assert describe(mlp_run) == "digits: MLP 64-32 (tanh), sgd at lr 0.1"
+    assert describe({"model": {"hidden": []}}).endswith("linear classifier, ?")

@@ -206,3 +206,30 @@ def test_each_trial_of_a_study_logs_apart(tmp_path, workers):
     for name in ("trial-0000", "trial-0001"):
         acc = _read(tmp_path / "tb" / name)
         assert "accuracy/val" in acc.Tags()["scalars"] and acc.Tags()["histograms"]
+
+
+@needs_writer
+def test_the_cli_logs_train_compare_and_tune_runs_apart(tmp_path):
+    from typer.testing import CliRunner
+
+    from steepest.cli import app
+
+    runner = CliRunner()
+    small = ["--epochs", "1", "--hidden", "16", "--batch-size", "128"]
+    res = runner.invoke(app, ["train", *small, "--out", str(tmp_path / "run"), "--report",
+                              "--tensorboard", str(tmp_path / "tb"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "run" / "report.html").is_file()
+    assert "accuracy/val" in _read(tmp_path / "tb" / "run").Tags()["scalars"]
+    res = runner.invoke(app, ["compare", "--optimizers", "sgd,adam", *small, "--out",
+                              str(tmp_path / "cmp"), "--tensorboard", str(tmp_path / "tb2"),
+                              "--json"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "tb2").iterdir()) == ["adam", "sgd"]
+    space = tmp_path / "space.yaml"
+    space.write_text("optim.lr: {low: 1.0e-3, high: 1.0, log: true}\n")
+    res = runner.invoke(app, ["tune", "--space", str(space), "--trials", "2", "--epochs", "1",
+                              "--out", str(tmp_path / "study"), "--no-plots",
+                              "--tensorboard", str(tmp_path / "tb3"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "tb3").iterdir()) == ["trial-0000", "trial-0001"]

@@ -82,6 +82,38 @@ class DataConfig(_Strict):
                          f"the path of a .csv, an .npz or a folder of class folders of images")
 
 
+TORCH_LOSSES = ("cross_entropy", "mse")  # steepest.torch.LOSSES, without importing torch
+
+
+class TorchModelConfig(_Strict):
+    """A PyTorch module as the model (``--torch-model FILE.py:FACTORY``). The run folder keeps
+    this reference plus ``model.json`` (the file's SHA-256 and the layout), never a pickled
+    module, so that resuming and analysing the run rebuild the very same model."""
+
+    factory: str | None = Field(None, description=(
+        "a PyTorch model: FILE.py:FACTORY, a function (or class) of a Python file returning a "
+        "torch.nn.Module; replaces steepest's MLP (needs pip install 'steepest[torch]')"))
+    kwargs: dict[str, Any] = Field(default_factory=dict, description=(
+        "keyword arguments of the factory, e.g. model.torch.kwargs.dropout=0.5"))
+    loss: Literal[TORCH_LOSSES] = Field("cross_entropy", description="the PyTorch model's loss")
+    input_shape: list[PositiveInt] | None = Field(None, description=(
+        "the shape of one example, e.g. 1,28,28 (default: the module's own input_shape, else "
+        "the dataset's image shape channels-first, else flat rows)"))
+
+    @field_validator("factory")
+    @classmethod
+    def _file_and_name(cls, factory: str | None) -> str | None:
+        if factory is not None and (":" not in factory or not factory.rpartition(":")[0]
+                                    or not factory.rpartition(":")[2]):
+            raise ValueError("a PyTorch model is FILE.py:FACTORY (e.g. examples/lenet.py:make)")
+        return factory
+
+
+# the settings of steepest's own MLPs, which a PyTorch model (model.torch) replaces
+MLP_FIELDS = ("hidden", "activation", "batchnorm", "dropout", "loss", "hinge", "margin", "init",
+              "regularizer", "reg", "l1_ratio")
+
+
 class ModelConfig(_Strict):
     hidden: list[PositiveInt] = Field(default_factory=lambda: [64])
     activation: Literal["relu", "leaky_relu", "sigmoid", "tanh", "maxout"] = "relu"
@@ -94,6 +126,29 @@ class ModelConfig(_Strict):
     regularizer: Literal["l2", "l1", "elastic", "none"] = "l2"
     reg: float = Field(0.0, ge=0)
     l1_ratio: float = Field(0.5, ge=0, le=1)
+    torch: TorchModelConfig = Field(default_factory=TorchModelConfig)
+
+    def mlp_settings(self) -> list[str]:
+        """The MLP settings that differ from their defaults (``model.hidden``, ...)."""
+        fields = type(self).model_fields
+        return [f"model.{name}" for name in MLP_FIELDS
+                if getattr(self, name) != fields[name].get_default(call_default_factory=True)]
+
+    @model_validator(mode="after")
+    def _one_kind_of_model(self):
+        t = self.torch
+        if t.factory is not None:
+            changed = self.mlp_settings()
+            if changed:
+                one = len(changed) == 1
+                raise ValueError(
+                    f"{', '.join(changed)} {'is a setting' if one else 'are settings'} of "
+                    f"steepest's MLPs; the PyTorch model {t.factory!r} takes its architecture and "
+                    f"initialization from its file: leave {'it' if one else 'them'} out")
+        elif t.kwargs or t.input_shape is not None or t.loss != "cross_entropy":
+            raise ValueError("model.torch.kwargs, loss and input_shape need model.torch.factory "
+                             "(--torch-model FILE.py:FACTORY)")
+        return self
 
 
 class ScheduleConfig(_Strict):
@@ -192,8 +247,20 @@ class RunConfig(_Strict):
             raise ValueError("preprocess 'pca' needs data.pca_components")
         return self
 
+    @property
+    def torch_model(self) -> str | None:
+        """The ``FILE.py:FACTORY`` of a PyTorch model, or None for steepest's MLP."""
+        return self.model.torch.factory
+
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+        """The config as YAML, without the settings of the kind of model it does not use (the
+        ``torch`` section of an MLP run, the MLP settings of a PyTorch run: all defaults)."""
+        data = self.model_dump(mode="json")
+        if self.torch_model is None:
+            data["model"].pop("torch")
+        else:
+            data["model"] = {"torch": data["model"]["torch"]}
+        return yaml.safe_dump(data, sort_keys=False)
 
 
 def format_errors(err: ValidationError) -> str:
@@ -252,10 +319,13 @@ def merge(base: dict, overrides: dict) -> dict:
 
 
 def field_of(dotted: str):
-    """The pydantic field at a dotted path (``"optim.lr"``), or None if there is none."""
+    """The pydantic field at a dotted path (``"optim.lr"``), or None if there is none; a key
+    inside a free mapping (``model.torch.kwargs.dropout``) is the mapping's field."""
     model: Any = RunConfig
     info = None
     for part in dotted.split("."):
+        if info is not None and typing.get_origin(model) is dict:
+            return info  # a key inside a free mapping (model.torch.kwargs.dropout)
         fields = getattr(model, "model_fields", None)
         if fields is None or part not in fields:
             return None

@@ -16,11 +16,15 @@ SATURATING = {"tanh": 0.99, "sigmoid": 0.99}  # |a| (tanh) or max(a, 1-a) (sigmo
 COLLAPSED_STD = 1e-3  # activations with a smaller standard deviation carry almost no signal
 
 
-def expected_initial_loss(model: Model) -> float | None:
-    """The data loss when every score is (nearly) equal: ``ln C`` for softmax, ``margin (C - 1)``
-    for the Weston-Watkins hinge, ``margin`` for Crammer-Singer; None for regression losses."""
-    c = model.n_classes
-    loss = model.loss_fn
+def expected_initial_loss(model: Model, n_classes: int | None = None) -> float | None:
+    """The data loss when every score is (nearly) equal: ``ln C`` for softmax (and a PyTorch
+    model's cross-entropy), ``margin (C - 1)`` for the Weston-Watkins hinge, ``margin`` for
+    Crammer-Singer; None for regression losses. ``n_classes``: C for a model that does not
+    know it (a PyTorch model learns it from its outputs)."""
+    c = n_classes or model.n_classes
+    loss = getattr(model, "loss_fn", None)
+    if loss is None:  # another objective: a PyTorch model names its loss
+        return float(np.log(c)) if getattr(model, "loss_name", None) == "cross_entropy" else None
     if loss.name == "softmax":
         return float(np.log(c))
     if loss.name == "svm":
@@ -85,10 +89,11 @@ def _layer_rows(model: Model, theta, X) -> list[dict]:
     return rows
 
 
-def _warnings(layers: list[dict], data_loss: float, expected: float | None) -> list[str]:
+def _warnings(layers: list[dict], data_loss: float, expected: float | None,
+              last_is_output: bool = True) -> list[str]:
     out = []
     for row in layers:
-        if row["kind"] in ("linear", "batchnorm") or row is layers[-1]:
+        if row["kind"] in ("linear", "batchnorm") or (last_is_output and row is layers[-1]):
             continue
         if row["std"] < COLLAPSED_STD:
             out.append(f"{row['name']}: activations collapsed (std {row['std']:.2e}); the "
@@ -106,23 +111,45 @@ def _warnings(layers: list[dict], data_loss: float, expected: float | None) -> l
     return out
 
 
+def _describe(model: Model, theta, X, y) -> dict:
+    """The parts of the report that depend on the kind of model: steepest's own (its loss,
+    regularizer and initialization by name) or any other objective of the contract, such as
+    a PyTorch model (its loss by name, no penalty term, its own initialization)."""
+    scores = model.scores(theta, X)
+    if hasattr(model, "loss_fn"):
+        return {"data_loss": float(model.loss_fn.value(scores, np.asarray(y))),
+                "loss": model.loss_fn.describe(), "regularizer": model.regularizer.describe(),
+                "init": model.init, "n_classes": model.n_classes,
+                "accuracy": model.accuracy(theta, X, y), "last_is_output": True}
+    n_classes = int(np.shape(scores)[1])
+    accuracy = float(np.mean(np.argmax(scores, axis=1) == np.asarray(y)))
+    return {"data_loss": float(model.loss(theta, X, y)),
+            "loss": getattr(model, "loss_name", type(model).__name__),
+            "regularizer": "none (weight decay belongs to the optimizer)",
+            "init": "the module's own (reset_parameters)", "n_classes": n_classes,
+            "accuracy": accuracy, "last_is_output": False}
+
+
 def initial_report(model: Model, theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> InitialReport:
-    """``model`` at ``theta`` on the sample ``(X, y)`` in evaluation mode."""
+    """``model`` at ``theta`` on the sample ``(X, y)`` in evaluation mode: steepest's MLP, or
+    any objective with ``scores`` and ``activations`` (a :class:`steepest.torch.TorchObjective`:
+    its activation modules are the layers, and it has no regularization term)."""
     loss = model.loss(theta, X, y)  # validates theta, X and y
-    data_loss = model.loss_fn.value(model.scores(theta, X), np.asarray(y))
+    about = _describe(model, theta, X, y)
+    data_loss = about["data_loss"]
     _, grad = model.loss_and_grad(theta, X, y, train=False)
     layers = _layer_rows(model, theta, X)
     tensors = [{"name": spec.name, "shape": list(spec.shape), "role": spec.role,
                 "std": float(theta[spec.slice].std()),
                 "norm": float(np.linalg.norm(theta[spec.slice])),
                 "grad_norm": float(np.linalg.norm(grad[spec.slice]))} for spec in model.layout]
-    expected = expected_initial_loss(model)
+    expected = expected_initial_loss(model, about["n_classes"])
     return InitialReport(
-        n_params=model.n_params, n_examples=int(np.shape(X)[0]), n_classes=model.n_classes,
-        loss=model.loss_fn.describe(), regularizer=model.regularizer.describe(),
-        init=model.init, data_loss=float(data_loss), expected_data_loss=expected,
-        total_loss=float(loss), reg_loss=float(loss - data_loss),
-        accuracy=model.accuracy(theta, X, y), chance_accuracy=1.0 / model.n_classes,
-        grad_norm=float(np.linalg.norm(grad)), layers=tuple(layers), tensors=tuple(tensors),
-        warnings=tuple(_warnings(layers, float(data_loss), expected)),
+        n_params=model.layout.size, n_examples=int(np.shape(X)[0]),
+        n_classes=about["n_classes"], loss=about["loss"], regularizer=about["regularizer"],
+        init=about["init"], data_loss=data_loss, expected_data_loss=expected,
+        total_loss=float(loss), reg_loss=float(loss - data_loss), accuracy=about["accuracy"],
+        chance_accuracy=1.0 / about["n_classes"], grad_norm=float(np.linalg.norm(grad)),
+        layers=tuple(layers), tensors=tuple(tensors),
+        warnings=tuple(_warnings(layers, data_loss, expected, about["last_is_output"])),
     )

@@ -4,29 +4,34 @@ trains. The model and its data come from the same run config as ``steepest train
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .common import (
     DATA_OPTIONS,
     MODEL_OPTIONS,
     SEED_OPTION,
+    TORCH_OPTIONS,
     JsonOpt,
     boundary,
     config_options,
     console,
     emit_json,
     flag,
-    sizes,
+    model_id,
+    model_label,
 )
 
-CHECK_OPTIONS = (*DATA_OPTIONS, *MODEL_OPTIONS, SEED_OPTION)
+DEMO_OPTIONS = (*DATA_OPTIONS, *MODEL_OPTIONS, SEED_OPTION)
+CHECK_OPTIONS = (*DEMO_OPTIONS, *TORCH_OPTIONS)  # with --torch-model: a PyTorch model
 
 
 def _model_and_data(cfg):
-    from ..build import build_data, build_model
+    """The config's data and model (steepest's MLP or its PyTorch model)."""
+    from ..build import build_data, build_objective
 
-    data = build_data(cfg)
-    return data, build_model(cfg, data.n_features, data.dataset.n_classes)
+    model, data = build_objective(cfg, build_data(cfg))
+    return data, model
 
 
 def run_gradcheck(cfg, mode="fast", k=10, batch=32, h=1e-5, tol=None, train=True):
@@ -85,11 +90,11 @@ def gradcheck(
     Exit status 1 when a tensor fails."""
     data, model, result = run_gradcheck(cfg, mode, k, batch, h, tol, train)
     if as_json:
-        emit_json({**result.to_dict(), "dataset": data.dataset.name, "model": sizes(model),
-                   "n_params": model.n_params})
+        emit_json({**result.to_dict(), "dataset": data.dataset.name,
+                   "model": model_id(cfg, model), "n_params": model.n_params})
     else:
-        title = (f"gradient check ({result.mode}, {result.method} differences, float64) of MLP "
-                 f"{sizes(model)} on {data.dataset.name}")
+        title = (f"gradient check ({result.mode}, {result.method} differences, float64) of "
+                 f"{model_label(cfg, model)} on {data.dataset.name}")
         console.print(gradcheck_table(result, title))
         console.print(gradcheck_verdict(result))
     if not result.ok:
@@ -105,8 +110,9 @@ def run_inspect(cfg, sample: int = 512):
     data, model = _model_and_data(cfg)
     theta = model.init_params(cfg.train.seed)
     report = initial_report(model, theta, data.X_train[:sample], data.y_train[:sample])
-    about = {"dataset": data.dataset.name, "model": sizes(model),
-             "n_train": int(data.X_train.shape[0]), "n_test": int(data.X_test.shape[0])}
+    about = {"dataset": data.dataset.name, "model": model_id(cfg, model),
+             "label": model_label(cfg, model), "n_train": int(data.X_train.shape[0]),
+             "n_test": int(data.X_test.shape[0])}
     return report, about
 
 
@@ -145,7 +151,7 @@ def report_tables(report) -> list[Table]:
 
 
 def print_report(report, about) -> None:
-    console.print(f"[bold]MLP {about['model']}[/] on [bold]{about['dataset']}[/] "
+    console.print(f"[bold]{escape(about['label'])}[/] on [bold]{about['dataset']}[/] "
                   f"({about['n_train']} train / {about['n_test']} test rows)")
     for table in report_tables(report):
         console.print(table)
@@ -169,7 +175,7 @@ def inspect(
 
 
 @boundary
-@config_options(*CHECK_OPTIONS)
+@config_options(*DEMO_OPTIONS)
 def demo(cfg, as_json: JsonOpt = False):
     """The offline demo: an MLP on scikit-learn's bundled digits, inspected and gradient-checked
     (fast mode on the whole model, full mode on a small one)."""

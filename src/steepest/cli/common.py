@@ -32,6 +32,20 @@ def flag(*decls, help: str = ""):
 JsonOpt = Annotated[bool, flag("--json", help="print one JSON object on stdout")]
 FormatOpt = Annotated[str, typer.Option("--format", help="figure format: png, svg or pdf")]
 DpiOpt = Annotated[int, typer.Option("--dpi", help="resolution of PNG figures")]
+TensorBoardOpt = Annotated[Path | None, typer.Option(
+    "--tensorboard", help="also log to TensorBoard in this folder, one sub-folder per run "
+                          "(pip install 'steepest[tensorboard]'; view with tensorboard "
+                          "--logdir DIR)")]
+
+
+def tensorboard_logger(logdir: Path | None, per_run: bool = False):
+    """The TensorBoard callback (or a per-run factory of them) for ``--tensorboard``; None
+    without the option. Made before any training, so a missing writer stops at once."""
+    if logdir is None:
+        return None
+    from ..tensorboard import TensorBoardLogger
+
+    return TensorBoardLogger.per_run(logdir) if per_run else TensorBoardLogger(logdir)
 
 EXIT_CODES = ("exit status: 0 done; 1 a gradient check failed; 2 bad input (one line names "
               "the value); 3 the run diverged")
@@ -199,6 +213,23 @@ TRAIN_OPTIONS = (
 )
 LINEAR_OPTION = ConfigOption(("--model",), "model.hidden", str, _model_kind,
                              help="mlp or linear (linear: no hidden layer)")
+
+
+def _shape(text):
+    return parse_list(text, int, "--input-shape")
+
+
+TORCH_OPTIONS = (
+    ConfigOption(("--torch-model",), "model.torch.factory",
+                 help="train a PyTorch model instead of steepest's MLP: FILE.py:FACTORY, a "
+                      "function of a Python file returning a torch.nn.Module (e.g. "
+                      "examples/lenet.py:make; factory arguments with --set "
+                      "model.torch.kwargs.NAME=VALUE)"),
+    ConfigOption(("--torch-loss",), "model.torch.loss"),
+    ConfigOption(("--input-shape",), "model.torch.input_shape", str, _shape,
+                 help="the shape of one example for the PyTorch model, comma-separated "
+                      "(default: the module's input_shape, else the image shape channels-first)"),
+)
 SEED_OPTION = TRAIN_OPTIONS[3]
 ALL_OPTIONS = (*DATA_OPTIONS, *MODEL_OPTIONS, *OPTIM_OPTIONS, *TRAIN_OPTIONS)
 
@@ -220,11 +251,36 @@ def _set_values(pairs: list[str] | None) -> dict[str, Any]:
     return out
 
 
-def run_config(config: Path | None, values: dict[str, Any]):
-    """The run config: the YAML file (if any) with the dotted ``values`` set on top."""
+def run_config(config: Path | None, values: dict[str, Any], given: dict[str, str] | None = None):
+    """The run config: the YAML file (if any) with the dotted ``values`` set on top.
+
+    ``given``: dotted path -> the option that set it (``{"model.hidden": "--hidden"}``), to
+    name the option when a PyTorch model meets a setting of steepest's MLPs.
+    """
     from ..config import load_config, with_values
 
-    return with_values(load_config(config) if config else None, values)
+    base = load_config(config) if config else None
+    _refuse_mlp_options(base, values, given or {})
+    return with_values(base, values)
+
+
+def _refuse_mlp_options(base, values: dict[str, Any], given: dict[str, str]) -> None:
+    """A PyTorch model (``--torch-model``, ``--set model.torch.factory=...`` or the config
+    file) with an option of steepest's MLPs (``--hidden``, ``--activation``, ``--init``, ...):
+    one line naming the option."""
+    from ..config import MLP_FIELDS
+
+    torch_model = values.get("model.torch.factory") or (
+        base.model.torch.factory if base is not None else None)
+    if torch_model is None:
+        return
+    for path in values:
+        if path.removeprefix("model.") in MLP_FIELDS:
+            option = given.get(path, f"--set {path}")
+            raise InputError(f"{option} is an option of steepest's MLPs; the PyTorch model "
+                             f"{torch_model!r} takes its architecture, loss and initialization "
+                             f"from its file (use --torch-loss, or --set model.torch.kwargs."
+                             f"NAME=VALUE for the factory's arguments)")
 
 
 def config_options(*options: ConfigOption, defaults: dict[str, Any] | None = None):
@@ -255,13 +311,15 @@ def config_options(*options: ConfigOption, defaults: dict[str, Any] | None = Non
             config, pairs = kwargs.pop("config"), kwargs.pop("set_")
             values = {} if config else dict(defaults or {})
             values.update(_set_values(pairs))
+            named = {}
             for opt in options:
                 given = kwargs.pop(opt.param)
                 if given is not None:
+                    named[opt.path] = opt.flags[0]
                     converted = opt.convert(given) if opt.convert else given
                     if converted is not None:
                         values[opt.path] = converted
-            return fn(*args, cfg=run_config(config, values), **kwargs)
+            return fn(*args, cfg=run_config(config, values, named), **kwargs)
 
         params = own + extra
         wrapper.__signature__ = inspect.Signature(params)
@@ -279,5 +337,18 @@ def model_name(cfg) -> str:
 
 
 def sizes(model) -> str:
-    cfg = model.config or {}
+    """``64-32-10``: the layer sizes of steepest's MLP (empty for other objectives)."""
+    cfg = getattr(model, "config", None) or {}
     return "-".join(str(s) for s in cfg.get("sizes", []))
+
+
+def model_id(cfg, model) -> str:
+    """What a run config's model is, short: the MLP's sizes or the PyTorch FILE.py:FACTORY."""
+    return cfg.torch_model if cfg.torch_model is not None else sizes(model)
+
+
+def model_label(cfg, model) -> str:
+    """``MLP 64-32-10`` or ``PyTorch model examples/lenet.py:make (61,706 parameters)``."""
+    if cfg.torch_model is not None:
+        return f"PyTorch model {cfg.torch_model} ({model.n_params:,} parameters)"
+    return f"MLP {sizes(model)}"

@@ -11,10 +11,12 @@ from .common import (
     DATA_OPTIONS,
     MODEL_OPTIONS,
     OPTIM_OPTIONS,
+    TORCH_OPTIONS,
     TRAIN_OPTIONS,
     DpiOpt,
     FormatOpt,
     JsonOpt,
+    TensorBoardOpt,
     boundary,
     check_format,
     config_options,
@@ -23,6 +25,7 @@ from .common import (
     flag,
     parse_list,
     save_figures,
+    tensorboard_logger,
 )
 from .train import progress_bar, progress_events
 
@@ -94,7 +97,7 @@ COMPARE_OPTIONS = tuple(o for o in ALL_OPTIONS if o.path not in ("optim.name", "
 
 
 @boundary
-@config_options(*COMPARE_OPTIONS, defaults={"train.epochs": 10})
+@config_options(*COMPARE_OPTIONS, *TORCH_OPTIONS, defaults={"train.epochs": 10})
 def compare(
     cfg,
     optimizers: Annotated[str, typer.Option(
@@ -105,6 +108,7 @@ def compare(
         "--vary", help="KEY=v1,v2,...: one curve per value of any config key (repeat for a "
                        "grid); replaces --optimizers")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="output folder")] = None,
+    tensorboard: TensorBoardOpt = None,
     format: FormatOpt = "png",
     dpi: DpiOpt = 110,
     as_json: JsonOpt = False,
@@ -127,7 +131,8 @@ def compare(
     out = out or Path("runs") / f"compare-{dataset_label(cfg)}"
     progress = progress_bar(disable=as_json)
     with progress:
-        comparison = run_compare(cfg, variants, out, on_event=progress_events(progress))
+        comparison = run_compare(cfg, variants, out, on_event=progress_events(progress),
+                                 callbacks=tensorboard_logger(tensorboard, per_run=True))
     plots = save_figures({"comparison": comparison.plot()}, out, format, dpi)
     comparison.save()
     if as_json:
@@ -139,7 +144,7 @@ def compare(
 
 @boundary
 @config_options(*DATA_OPTIONS, *MODEL_OPTIONS, OPTIM_OPTIONS[0], TRAIN_OPTIONS[2],
-                TRAIN_OPTIONS[3])
+                TRAIN_OPTIONS[3], *TORCH_OPTIONS)
 def lr_sweep(
     cfg,
     steps: Annotated[int, typer.Option("--steps", help="range-test steps")] = 100,

@@ -62,10 +62,12 @@ def _points_bar(progress):
 def _start_of(run, interpolate: str):
     """The other end of an interpolation: the run's initial weights ('init'), rebuilt from its
     seed, or the weights of another run with the same model."""
+    from ..contract import preserved_buffers
     from ..runs import load_run
 
     if interpolate == "init":
-        return run.model.init_params(run.config.train.seed), "init"
+        with preserved_buffers(run.model):  # init_params resets BatchNorm statistics
+            return run.model.init_params(run.config.train.seed), "init"
     other = load_run(Path(interpolate), run.weights)
     if other.model.layout != run.model.layout:
         raise typer.BadParameter(f"the two runs have different models: {run.run_dir} and "
@@ -164,6 +166,25 @@ def _check_landscape_options(grid, seed, workers, memory_mb):
         fits_in_memory(64.0 * grid * grid, f"a {grid}x{grid} grid ({grid * grid:,} points)")
 
 
+def _default_workers(run, workers: int | None, scheduler: str | None) -> int | None:
+    """``--workers`` as given; left out for a PyTorch model, one process: PyTorch already runs
+    every evaluation on all cores (its intra-op thread pool), and forked workers would each
+    start such a pool and compete for the same cores."""
+    if workers is None and scheduler is None and run.config.torch_model is not None:
+        return 1
+    return workers
+
+
+def _landscape_summary(surf, kind: str, weights: str, out: Path, written) -> dict:
+    import numpy as np
+
+    return {"kind": kind, "weights": weights, "points": surf.points,
+            "seconds": surf.meta["seconds"], "min_loss": surf.min_loss,
+            "max_acc": float(np.nanmax(surf.acc)), "surface_file": str(out / "surface.npz"),
+            "mode": surf.meta["mode"], "resumed_points": surf.meta["resumed_points"],
+            "plots": [str(p) for p in written]}
+
+
 def _summary_table(summary: dict, title: str) -> Table:
     table = Table(title=title, show_header=False)
     table.add_column("what")
@@ -196,7 +217,8 @@ def landscape(
     orthogonal: Annotated[bool, flag("--orthogonal", help="orthogonalize d2")] = False,
     seed: Annotated[int, typer.Option("--seed", help="seed of the directions")] = 0,
     workers: Annotated[int | None, typer.Option(
-        "--workers", help="local worker processes (default: one per core)")] = None,
+        "--workers", help="local worker processes (default: one per core; one for a PyTorch "
+                          "model, whose own threads use every core)")] = None,
     memory_mb: Annotated[float, typer.Option(
         "--memory-mb", help="memory budget of one evaluation chunk")] = 256.0,
     scheduler: Annotated[str | None, typer.Option(
@@ -212,8 +234,6 @@ def landscape(
     as_json: JsonOpt = False,
 ):
     """Slice the loss landscape around a run's weights (a 2-D plane by default)."""
-    import numpy as np
-
     from .._lock import FolderLock
     from ..runs import load_run
     from .train import progress_bar
@@ -223,6 +243,7 @@ def landscape(
         raise typer.BadParameter("choose one of --line, --interpolate and --path")
     _check_landscape_options(grid, seed, workers, memory_mb)
     run = load_run(run_dir, weights)
+    workers = _default_workers(run, workers, scheduler)
     X, y = split_rows(run.data, split, subset, seed)
     kind = "line" if line_ else "interpolation" if interpolate else "path" if path else "plane"
     settings = dict(kind=kind, split=split, grid=grid, span=span, weights=weights, norm=norm,
@@ -246,11 +267,7 @@ def landscape(
         surf.save(out / "surface.npz")
         (out / "surface.partial.npz").unlink(missing_ok=True)
         written = save_figures(surf.figures(), out, format, dpi) if plots else []
-    summary = {"kind": kind, "weights": weights, "points": surf.points,
-               "seconds": surf.meta["seconds"], "min_loss": surf.min_loss,
-               "max_acc": float(np.nanmax(surf.acc)), "surface_file": str(out / "surface.npz"),
-               "mode": surf.meta["mode"], "resumed_points": surf.meta["resumed_points"],
-               "plots": [str(p) for p in written]}
+    summary = _landscape_summary(surf, kind, weights, out, written)
     if as_json:
         emit_json(summary)
         return
@@ -283,23 +300,33 @@ def _hessian_table(report, title: str, top: int) -> Table:
 
 class _Counting:
     """An objective passing everything to ``objective``, with every gradient and every
-    curvature product ticking a progress bar."""
+    curvature product ticking a progress bar. It offers exactly the methods ``objective``
+    offers (a PyTorch model has ``hvp`` and ``ggn_vp`` but no ``curvature_at``), so that
+    :func:`~steepest.contract.bind` chooses the same paths as for the objective itself."""
 
     def __init__(self, objective, tick):
         self._objective, self._tick = objective, tick
+        for name in ("hvp", "ggn_vp"):
+            if getattr(objective, name, None) is not None:
+                setattr(self, name, self._ticking(getattr(objective, name)))
+        if hasattr(objective, "curvature_at"):
+            self.curvature_at = self._curvature_at
 
     def __getattr__(self, name):
         return getattr(self._objective, name)
+
+    def _ticking(self, method):
+        def call(*args, **kwargs):
+            self._tick()
+            return method(*args, **kwargs)
+
+        return call
 
     def loss_and_grad(self, *args, **kwargs):
         self._tick()
         return self._objective.loss_and_grad(*args, **kwargs)
 
-    def hvp(self, *args, **kwargs):
-        self._tick()
-        return self._objective.hvp(*args, **kwargs)
-
-    def curvature_at(self, *args, **kwargs):
+    def _curvature_at(self, *args, **kwargs):
         return _CountingPoint(self._objective.curvature_at(*args, **kwargs), self._tick)
 
 
@@ -337,6 +364,11 @@ def hessian(
     subset: Annotated[int | None, typer.Option("--subset", help="rows (fixed seed)")] = 2000,
     along_path: Annotated[bool, flag(
         "--path", help="also along the run's kept path (up to the analysed weights)")] = False,
+    density: Annotated[bool, flag(
+        "--density", help="the eigenvalue density (stochastic Lanczos quadrature)")] = False,
+    probes: Annotated[int, typer.Option("--probes", help="density: random probes")] = 4,
+    lanczos_steps: Annotated[int, typer.Option(
+        "--lanczos-steps", help="density: Lanczos steps per probe")] = 80,
     seed: Annotated[int, typer.Option("--seed", help="seed of the probes and the rows")] = 0,
     out: Annotated[Path | None, typer.Option(
         "--out", help="output folder (default: under the run, named after the settings)")]
@@ -345,14 +377,16 @@ def hessian(
     dpi: DpiOpt = 110,
     as_json: JsonOpt = False,
 ):
-    """Hessian eigenvalues (top and bottom), condition number and trace at a run's weights;
-    writes hessian.json and the spectrum (and the values along the path) as figures."""
+    """Hessian eigenvalues (top and bottom), condition number and trace at a run's weights,
+    and with --density its eigenvalue density; writes hessian.json and the spectrum (the
+    density, the values along the path) as figures."""
     import numpy as np
 
     from .._io import atomic_write_json
     from .._lock import FolderLock
     from ..contract import bind
     from ..landscape.curvature import curvature_report
+    from ..landscape.density import hessian_density
     from ..results import finite_or_none
     from ..runs import load_run
     from .train import progress_bar
@@ -362,6 +396,9 @@ def hessian(
         raise typer.BadParameter(f"--seed must be a non-negative integer, got {seed}")
     run = load_run(run_dir, weights)
     X, y = split_rows(run.data, split, subset, seed)
+    if density and (probes < 1 or lanczos_steps < 1):
+        raise typer.BadParameter(f"--probes and --lanczos-steps must be positive, got "
+                                 f"{probes} and {lanczos_steps}")
     out = out or run_dir / "hessian" / "-".join(
         [weights, split] + ([f"n{subset}"] if subset else []) + (["path"] if along_path else []))
     progress = progress_bar(disable=as_json)
@@ -371,19 +408,35 @@ def hessian(
         report = curvature_report(fn, run.theta.astype(np.float64), top=top, trace=trace,
                                   n_samples=samples, seed=seed)
         path_report = _hessian_path(run, fn, seed) if along_path else None
+        spectrum = (hessian_density(fn, run.theta.astype(np.float64), probes, lanczos_steps,
+                                    seed) if density else None)
         about = {"run_dir": str(run_dir), "weights": weights, "split": split,
                  "n_examples": int(X.shape[0])}
         result = {**report.to_dict(), **about,
-                  "path": None if path_report is None else path_report.to_dict()}
+                  "path": None if path_report is None else path_report.to_dict(),
+                  "density": _density_summary(spectrum)}
         atomic_write_json(out / "hessian.json", finite_or_none(result))
         figures = {"spectrum": report.plot()}
         if path_report is not None:
             figures["path"] = path_report.plot()
+        if spectrum is not None:
+            figures["density"] = spectrum.plot()
         written = save_figures(figures, out, format, dpi)
     if as_json:
         emit_json({**result, "plots": [str(p) for p in written]})
         return
     _print_hessian(report, path_report, run_dir, weights, split, X.shape[0], top, out)
+
+
+def _density_summary(spectrum) -> dict | None:
+    """The density's quadrature (nodes, weights, probe of each node: the density follows from
+    them and sigma) and its numbers, for hessian.json; None without --density."""
+    if spectrum is None:
+        return None
+    keep = ("nodes", "weights", "probe", "sigma", "trace", "trace_stderr", "n_probes",
+            "lanczos_steps", "n_hvp", "exact", "matrix", "seconds")
+    full = spectrum.to_dict()
+    return {k: full[k] for k in keep}
 
 
 def _print_hessian(report, path_report, run_dir, weights, split, n, top, out) -> None:

@@ -27,6 +27,21 @@ FIELDS = {'data.name': ('digits',
  'model.regularizer': ('l2', ('l2', 'l1', 'elastic', 'none'), ''),
  'model.reg': (0.0, (), ''),
  'model.l1_ratio': (0.5, (), ''),
+ 'model.torch.factory': (None,
+                         (),
+                         'a PyTorch model: FILE.py:FACTORY, a function (or class) of a Python '
+                         "file returning a torch.nn.Module; replaces steepest's MLP (needs pip "
+                         "install 'steepest[torch]')"),
+ 'model.torch.kwargs': ({},
+                        (),
+                        'keyword arguments of the factory, e.g. '
+                        'model.torch.kwargs.dropout=0.5'),
+ 'model.torch.loss': ('cross_entropy', ('cross_entropy', 'mse'), "the PyTorch model's loss"),
+ 'model.torch.input_shape': (None,
+                             (),
+                             "the shape of one example, e.g. 1,28,28 (default: the module's "
+                             "own input_shape, else the dataset's image shape channels-first, "
+                             'else flat rows)'),
  'optim.name': ('momentum',
                 ('gd',
                  'sgd',

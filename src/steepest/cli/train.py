@@ -11,9 +11,11 @@ from .common import (
     ALL_OPTIONS,
     EXIT_CODES,
     LINEAR_OPTION,
+    TORCH_OPTIONS,
     DpiOpt,
     FormatOpt,
     JsonOpt,
+    TensorBoardOpt,
     boundary,
     check_format,
     config_options,
@@ -21,6 +23,7 @@ from .common import (
     emit_json,
     err,
     flag,
+    tensorboard_logger,
 )
 
 
@@ -58,6 +61,18 @@ def progress_events(progress):
     return on_event
 
 
+def started_on_first_event(progress, on_event):
+    """``on_event`` that starts drawing ``progress`` at the first event, so that a run which
+    fails while it is being built (bad data, a bad model file) leaves only its error line."""
+
+    def first(ev):
+        if not progress.live.is_started:
+            progress.start()
+        on_event(ev)
+
+    return first
+
+
 def result_table(summary: dict, title: str) -> Table:
     table = Table(title=title, show_header=False)
     table.add_column("what")
@@ -79,7 +94,7 @@ def result_table(summary: dict, title: str) -> Table:
 
 
 @boundary
-@config_options(LINEAR_OPTION, *ALL_OPTIONS)
+@config_options(LINEAR_OPTION, *ALL_OPTIONS, *TORCH_OPTIONS)
 def train(
     cfg,
     out: Annotated[Path | None, typer.Option(
@@ -89,28 +104,45 @@ def train(
     = None,
     plots: Annotated[bool, flag("--plots/--no-plots", help="draw the run's plots")]
     = True,
+    report: Annotated[bool, flag(
+        "--report", help="write report.html (one self-contained page) into the run folder")]
+    = False,
+    tensorboard: TensorBoardOpt = None,
     format: FormatOpt = "png",
     dpi: DpiOpt = 110,
     as_json: JsonOpt = False,
 ):
-    """Train a classifier (default: a small MLP on the bundled digits) into a run folder."""
+    """Train a classifier into a run folder: a small MLP on the bundled digits by default, or
+    a PyTorch model with --torch-model FILE.py:FACTORY."""
     from ..runs import default_run_dir, resume_run, train_run
 
     check_format(format, dpi)
+    run_dir = resume if resume is not None else (out or default_run_dir(cfg))
+    logger = tensorboard_logger(None if tensorboard is None else tensorboard / run_dir.name)
+    callbacks = [logger] if logger is not None else None
     progress = progress_bar(disable=as_json)
-    on_event = progress_events(progress)
-    with progress:
+    on_event = started_on_first_event(progress, progress_events(progress))
+    try:
         if resume is not None:
             result = resume_run(resume, on_event=on_event, plots=plots, figure_format=format,
-                                dpi=dpi)
+                                dpi=dpi, callbacks=callbacks)
         else:
-            result = train_run(cfg, out or default_run_dir(cfg), on_event=on_event, plots=plots,
-                               figure_format=format, dpi=dpi)
+            result = train_run(cfg, run_dir, on_event=on_event, plots=plots,
+                               figure_format=format, dpi=dpi, callbacks=callbacks)
+    finally:
+        if progress.live.is_started:
+            progress.stop()
     summary = result.to_dict()
+    if report:
+        from ..report import write_report
+
+        summary["report"] = str(write_report(run_dir))
     if as_json:
         emit_json(summary)
     else:
         console.print(result_table(summary, "training run"))
+        if report:
+            console.print(f"report: {summary['report']}")
         if result.status == "diverged":
             err.print(f"[bold red]diverged:[/] {result.message}", highlight=False)
     if result.status == "diverged":

@@ -10,10 +10,12 @@ from rich.table import Table
 from .common import (
     DATA_OPTIONS,
     SEED_OPTION,
+    TORCH_OPTIONS,
     TRAIN_OPTIONS,
     DpiOpt,
     FormatOpt,
     JsonOpt,
+    TensorBoardOpt,
     boundary,
     check_format,
     config_options,
@@ -21,6 +23,7 @@ from .common import (
     emit_json,
     err,
     flag,
+    tensorboard_logger,
 )
 
 
@@ -113,7 +116,7 @@ def _print_result(result, live: LiveTrials, out: Path) -> None:
 
 
 @boundary
-@config_options(*DATA_OPTIONS, TRAIN_OPTIONS[0], SEED_OPTION)
+@config_options(*DATA_OPTIONS, TRAIN_OPTIONS[0], SEED_OPTION, *TORCH_OPTIONS)
 def tune(
     cfg,
     space: Annotated[Path, typer.Option("--space", help="the search space (YAML)")],
@@ -129,6 +132,7 @@ def tune(
     heartbeat: Annotated[float, typer.Option(
         "--heartbeat", help="seconds between trial heartbeats (relational storages)")] = 30.0,
     out: Annotated[Path | None, typer.Option("--out", help="the study folder")] = None,
+    tensorboard: TensorBoardOpt = None,
     plots: Annotated[bool, flag("--plots/--no-plots", help="draw the study's plots")]
     = True,
     continue_: Annotated[bool, flag(
@@ -137,7 +141,8 @@ def tune(
     dpi: DpiOpt = 110,
     as_json: JsonOpt = False,
 ):
-    """Search hyperparameters with Optuna; every trial is a real training run."""
+    """Search hyperparameters with Optuna; every trial is a real training run (of a PyTorch
+    model with --torch-model FILE.py:FACTORY, which every trial's config names)."""
     import optuna
 
     from ..tune import load_space, run_search
@@ -154,7 +159,8 @@ def tune(
                             stages=stages, storage=storage, study_name=study, workers=workers,
                             seed=cfg.train.seed, on_event=live, heartbeat=heartbeat,
                             plots=(format, dpi) if plots else False,
-                            continue_study=continue_)
+                            continue_study=continue_,
+                            callbacks=tensorboard_logger(tensorboard, per_run=True))
     if as_json:
         emit_json({**result.to_dict(), "narrowing": live.notes})
     else:

@@ -67,8 +67,13 @@ def describe(config: dict | None) -> str:
         return "a run"
     data, model, optim = (config.get(k) or {} for k in ("data", "model", "optim"))
     hidden = model.get("hidden") or []
-    net = (f"MLP {'-'.join(map(str, hidden))} ({model.get('activation', '?')})" if hidden
-           else "linear classifier")
+    torch = model.get("torch") if isinstance(model.get("torch"), dict) else {}
+    if torch.get("factory"):
+        net = f"PyTorch {torch['factory']}"
+    elif hidden:
+        net = f"MLP {'-'.join(map(str, hidden))} ({model.get('activation', '?')})"
+    else:
+        net = "linear classifier"
     lr = optim.get("lr")
     rate = f" at lr {lr:g}" if isinstance(lr, int | float) else ""
     return f"{data.get('name', '?')}: {net}, {optim.get('name', '?')}{rate}"
