@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..errors import InputError, SteepestError
-from ..results import finite_or_none
 
 # Piped output keeps whole table rows: Rich would otherwise cut them at 80 columns.
 console = Console()
@@ -54,6 +53,8 @@ EXIT_CODES = ("exit status: 0 done; 1 a gradient check failed; 2 bad input (one 
 # ----------------------------------------------------------------------------- output
 def emit_json(obj) -> None:
     """One strict-JSON object on stdout (NaN and infinities as null)."""
+    from ..results import finite_or_none  # NumPy is imported only by commands that need it
+
     sys.stdout.write(json.dumps(finite_or_none(obj), indent=2, allow_nan=False) + "\n")
 
 
