@@ -22,11 +22,14 @@ would pick for a fast CPU step, side by side in one run.
      ``partial_fit`` over the permuted data (its momentum is the same ``v = mu v - lr g``).
 
    Rounds alternate the contenders (one epoch each per round) so that drifts of a shared
-   machine hit all alike; the figures are medians over rounds. A ratio is the peer's time
-   divided by steepest's bare loop (above 1: steepest is faster). Peers that are not installed
-   are skipped and named. The achieved GFLOP/s of the bare loop counts the real work of a step
-   (forward products, weight gradients, input gradients except the first layer's) against this
-   machine's float32 4096x4096 matrix-product rate, measured in the same run.
+   machine hit all alike, with a pause of a second before each: the worker threads of PyTorch,
+   XLA and OpenBLAS keep spinning for a while after their last call, and without the pause
+   whoever runs next loses cores to them. The figures are medians over rounds. A ratio is the
+   peer's time divided by steepest's bare loop (above 1: steepest is faster). Peers that are
+   not installed are skipped and named. The achieved GFLOP/s of the bare loop counts the real
+   work of a step (forward products, weight gradients, input gradients except the first
+   layer's) against this machine's float32 4096x4096 matrix-product rate, measured in the same
+   run.
 
 Run: ``STEEPEST_MNIST_DIR=../shared/data/mnist .venv/bin/python bench/train.py``
 (``--quick`` skips the accuracy runs; ``--rounds N``; ``--batches 32 64``; ``--no-wide``).
@@ -50,6 +53,7 @@ from steepest.optim import Momentum
 from steepest.runs import train_run
 
 LR, MU = 0.01, 0.9
+PAUSE = 1.0  # seconds between contenders (see measure)
 
 
 # ---------------------------------------------------------------------- accuracy
@@ -160,33 +164,30 @@ def torch_contender(p: Problem, compiled: bool):
                                                  else [])
     net = torch.nn.Sequential(*layers)
     linears = list(net[::2])
-    # torch's b = mu b + g; theta -= lr b is the same sequence as v = mu v - lr g at a fixed lr
-    opt = torch.optim.SGD(net.parameters(), lr=LR, momentum=MU)
     loss_fn = torch.nn.functional.cross_entropy
-
-    def step(x, y):
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(net(x), y)
-        loss.backward()
-        opt.step()
+    # the usual way: the model compiled, the optimizer's fused step as it is
+    forward = torch.compile(net) if compiled else net
+    X, y, b = torch.from_numpy(p.X), torch.from_numpy(p.y), p.batch
 
     def restart():
         with torch.no_grad():
             for lin, (W, bias) in zip(linears, p.tensors):
                 lin.weight.copy_(torch.from_numpy(W.T.copy()))
                 lin.bias.copy_(torch.from_numpy(bias.copy()))
-        opt.state.clear()
+        # torch's b = mu b + g; theta -= lr b: the same iterates as v = mu v - lr g at a
+        # fixed lr
+        return torch.optim.SGD(net.parameters(), lr=LR, momentum=MU)
 
-    X, y, b = torch.from_numpy(p.X), torch.from_numpy(p.y), p.batch
     if compiled:
-        step = torch.compile(step)
-        step(X[:b], y[:b])  # compile outside the timing
+        loss_fn(forward(X[:b]), y[:b]).backward()  # compile outside the timing
 
     def run():
-        restart()
+        opt = restart()
         t0 = time.perf_counter()
         for i in range(0, p.steps * b, b):
-            step(X[i:i + b], y[i:i + b])
+            opt.zero_grad(set_to_none=True)
+            loss_fn(forward(X[i:i + b]), y[i:i + b]).backward()
+            opt.step()
         seconds = time.perf_counter() - t0
         return seconds, [(lin.weight.detach().numpy().T, lin.bias.detach().numpy())
                          for lin in linears]
@@ -337,11 +338,13 @@ def measure(p: Problem, makers: dict, rounds: int, X_val, y_val) -> dict:
     losses = {}
     for _ in range(rounds):
         for name, run in runs.items():
+            time.sleep(PAUSE)  # let the previous library's worker threads stop spinning
             seconds, weights = run()
             times[name].append(seconds)
             losses.setdefault(name, p.loss_of(weights))
     out = {name: {"seconds": float(np.median(t)), "loss": losses[name]}
            for name, t in times.items()}
+    time.sleep(PAUSE)
     out["Trainer"] = {"seconds": steepest_trainer(p, X_val, y_val), "loss": None}
     return out
 
