@@ -3,6 +3,7 @@ shared storages with several worker processes (SQLite, journal, PostgreSQL), a S
 worker, an unreachable storage, and the CLI."""
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -93,7 +94,20 @@ def test_search_trains_records_and_writes_a_runnable_best_config(tmp_path):
 def test_diverged_trials_are_failed_with_their_reason_and_the_search_goes_on(tmp_path):
     base = {**BASE, "optim": {"name": "sgd"}}
     space = parse_space({"optim.lr": {"choices": [1e4, 0.05]}}, base=base)
-    res = run_search(space, base, tmp_path / "s", trials=6, seed=0)
+    records = []
+    sink = logging.Handler()
+    sink.emit = records.append
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.INFO)  # a user's setting: Optuna's default
+    logging.getLogger("optuna").addHandler(sink)
+    try:
+        res = run_search(space, base, tmp_path / "s", trials=6, seed=0)
+        assert optuna.logging.get_verbosity() == optuna.logging.INFO  # restored
+    finally:
+        logging.getLogger("optuna").removeHandler(sink)
+        optuna.logging.set_verbosity(level)
+    # the library prints nothing: failures are results, not Optuna's logged tracebacks
+    assert [r.getMessage() for r in records] == []
     trials = _trials(res.storage, res.study_name)
     failed = [t for t in trials if t.state.name == "FAIL"]
     assert failed and res.completed >= 1 and res.failed == len(failed)

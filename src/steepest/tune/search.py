@@ -354,12 +354,13 @@ def _run_stages(study, space, base, study_dir, url, opts: _Options, emit,
 
 @contextmanager
 def _quiet_optuna():
-    """Optuna logs every trial; the library prints nothing (trials are reported as events),
-    so its logger is quieted for the search and restored after."""
+    """Optuna logs every trial, and a failed one (a diverged run) with its traceback at
+    WARNING; the library prints nothing (trials and their failures are reported as events and
+    in the results), so its logger is quieted to errors for the search and restored after."""
     import optuna
 
     level = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
         yield
     finally:

@@ -309,10 +309,11 @@ def double_descent(ctx, dataset, n_train, noise, widths, steps, lr, pca):
                      "test_error": test_err, "test_loss": test_loss})
     n, k = data.X_train.shape[0], data.dataset.n_classes
     verdicts = _dd_verdicts(rows, n)
-    features = f"{data.n_features} PCA components of" if pca else f"{data.n_features}-pixel"
+    features = (f"{dataset} images reduced to {data.n_features} PCA components" if pca
+                else f"{data.n_features}-pixel {dataset} images")
     text = (f"One-hidden-layer ReLU networks of {len(widths)} widths, each trained with "
             f"full-batch Adam (lr {lr:g}, {steps} steps, no regularization, no early stopping) "
-            f"on {n} {features} {dataset} images, {noise:.0%} of whose labels were replaced by a "
+            f"on {n} {features}, {noise:.0%} of whose labels were replaced by a "
             f"wrong class. Left: narrow networks cannot fit the training set (blue); test error "
             f"(orange) first falls as they grow, then rises to a peak as the network comes to "
             f"fit every training label, wrong ones included (grey band: the first width with "

@@ -85,7 +85,9 @@ def _step_figure(fine, notes, region, rt):
     top = min(float(np.nanmax(rt.smoothed)), 4 * float(rt.smoothed[0]))
     ax2.set(xlabel="learning rate (grows every step)", ylabel="smoothed mini-batch loss",
             ylim=(0, top * 1.05),
-            title="learning-rate range test: one run, rate rising 1e-10 to 1e-1")
+            title=(f"range test: rate rising from 1e-10, stopped at {rt.lrs[-1]:.1g} where "
+                   f"the loss blew up" if rt.stopped_early else
+                   "learning-rate range test: one run, rate rising 1e-10 to 1e-1"))
     ax2.legend(fontsize=8, loc="lower left")
     ax2.grid(alpha=0.3, which="both")
     return fig
