@@ -13,7 +13,8 @@ would pick for a fast CPU step, side by side in one run.
    - ``steepest``: the bare loop (``loss_and_grad(out=..., validate=False)`` + ``step``);
    - ``Trainer``: steepest's full training loop with its default babysitting (update ratios,
      gradient norms, activation statistics, validation each epoch, best-epoch tracking), per
-     epoch in steady state, with its own random-row batches;
+     epoch (its history's seconds, validation included), alternated with the others like every
+     contender, with its own random-row batches;
    - ``torch eager``: ``nn.Sequential`` + ``cross_entropy`` + ``optim.SGD(momentum=0.9)``;
    - ``torch.compile``: the same model compiled (compilation excluded);
    - ``jax jit step``: the whole update step under ``jax.jit``, called once per batch;
@@ -144,15 +145,22 @@ def steepest_bare(p: Problem):
     return run
 
 
-def steepest_trainer(p: Problem, X_val, y_val, epochs=3) -> float:
-    """Seconds per epoch of the full Trainer in steady state (the median of epochs 2..)."""
+def steepest_trainer(X_val, y_val):
+    """A maker for the full Trainer (monitors, validation of ``X_val`` every epoch): one epoch
+    per round, timed like the other contenders and alternated with them."""
     from steepest.train import Trainer, TrainSettings
 
-    spec = TrainSettings(epochs=epochs, batch_size=p.batch, dtype="float32")
-    res = Trainer(p.model, Momentum(lr=LR, mu=MU), p.X, p.y, X_val, y_val, spec).run(
-        p.theta0.copy())
-    ends = [0.0] + [row["seconds"] for row in res.history]
-    return float(np.median(np.diff(ends)[1:]))
+    def make(p: Problem):
+        spec = TrainSettings(epochs=1, batch_size=p.batch, dtype="float32")
+
+        def run():
+            res = Trainer(p.model, Momentum(lr=LR, mu=MU), p.X, p.y, X_val, y_val, spec).run(
+                p.theta0.copy())
+            return res.history[-1]["seconds"], None  # its own batches: no loss to compare
+
+        return run
+
+    return make
 
 
 def torch_contender(p: Problem, compiled: bool):
@@ -333,6 +341,7 @@ def peak_flops(n: int = 4096, repeat: int = 5) -> float:
 
 def measure(p: Problem, makers: dict, rounds: int, X_val, y_val) -> dict:
     """Median seconds per epoch and the final loss of every contender, alternated by round."""
+    makers = {**makers, "Trainer": steepest_trainer(X_val, y_val)}
     runs = {name: make(p) for name, make in makers.items()}
     times = {name: [] for name in runs}
     losses = {}
@@ -341,12 +350,9 @@ def measure(p: Problem, makers: dict, rounds: int, X_val, y_val) -> dict:
             time.sleep(PAUSE)  # let the previous library's worker threads stop spinning
             seconds, weights = run()
             times[name].append(seconds)
-            losses.setdefault(name, p.loss_of(weights))
-    out = {name: {"seconds": float(np.median(t)), "loss": losses[name]}
-           for name, t in times.items()}
-    time.sleep(PAUSE)
-    out["Trainer"] = {"seconds": steepest_trainer(p, X_val, y_val), "loss": None}
-    return out
+            losses.setdefault(name, None if weights is None else p.loss_of(weights))
+    return {name: {"seconds": float(np.median(t)), "loss": losses[name]}
+            for name, t in times.items()}
 
 
 def report(p: Problem, res: dict, peak: float) -> None:
