@@ -131,6 +131,17 @@ def atomic_write_json(dest: str | os.PathLike, obj) -> Path:
     return atomic_write_text(dest, json.dumps(obj, indent=2, default=json_default) + "\n")
 
 
+def read_record(path: str | os.PathLike) -> dict | None:
+    """The JSON object steepest wrote at ``path`` earlier (a folder's settings, a saved rerun),
+    or None when the file is absent, unreadable, damaged or holds something else: callers treat
+    all of those as "no record" and compare or rewrite it."""
+    try:
+        value = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def json_default(o):
     """``json.dumps`` fallback: NumPy scalars and arrays become numbers/lists, paths strings."""
     if isinstance(o, np.generic):

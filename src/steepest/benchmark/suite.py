@@ -18,7 +18,6 @@ random numbers), and the draws do not depend on how many workers ran them.
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import sys
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_write_json, die_with_parent
+from .._io import atomic_write_json, die_with_parent, read_record
 from ..errors import InputError, SteepestError
 from .problems import PROBLEMS, get_problem
 from .protocol import RunRecord, hyperparameters, run_setting, search_space
@@ -85,14 +84,7 @@ def claim(out_dir: Path, identity: dict) -> None:
     """Refuse a folder whose earlier runs used other settings (or other budgets or targets for
     a problem of this run); then record this run's settings in ``benchmark.json``."""
     file = out_dir / "benchmark.json"
-    old = None
-    if file.exists():
-        try:
-            old = json.loads(file.read_text())
-        except (OSError, ValueError):
-            old = None
-    if not isinstance(old, dict):
-        old = {}
+    old = read_record(file) or {}
     changed = [k for k in ("storage", "sampler", "seed", "tune_momentum")
                if k in old and old[k] != identity[k]]
     for group in ("problems", "spaces"):
@@ -115,13 +107,8 @@ def rerun_path(out_dir: Path, problem: str, rule: str, seed: int) -> Path:
 
 def read_rerun(path: Path, hyper: dict, spec: dict) -> dict | None:
     """The saved rerun at ``path`` if it ran this setting on this problem spec, else None."""
-    if not path.exists():
-        return None
-    try:
-        saved = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(saved, dict) or saved.get("hyper") != hyper or saved.get("spec") != spec:
+    saved = read_record(path)
+    if saved is None or saved.get("hyper") != hyper or saved.get("spec") != spec:
         return None
     return saved
 

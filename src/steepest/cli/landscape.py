@@ -133,19 +133,13 @@ def output_name(kind, split, grid, weights, norm, seed, subset, include_bias, or
 
 def claim_output(out: Path, settings: dict, force: bool) -> None:
     """Refuse to write over a surface made with other settings (unless ``force``)."""
-    import json
-
-    from .._io import atomic_write_json
+    from .._io import atomic_write_json, read_record
 
     file = out / "settings.json"
     if file.exists() and not force:
-        try:
-            old = json.loads(file.read_text())
-        except (OSError, ValueError):
-            old = None
+        old = read_record(file)
         if old != settings:
-            changed = sorted(k for k in settings if not isinstance(old, dict)
-                             or old.get(k) != settings[k])
+            changed = sorted(k for k in settings if old is None or old.get(k) != settings[k])
             raise typer.BadParameter(f"{out} holds a surface made with other settings "
                                      f"({', '.join(changed) or 'unreadable settings.json'}); "
                                      f"choose another --out or pass --force to replace it")

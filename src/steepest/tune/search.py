@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._io import atomic_write_json, atomic_write_text, die_with_parent, make_folder
+from .._io import atomic_write_json, atomic_write_text, die_with_parent, make_folder, read_record
 from .._lock import FolderLock
 from ..config import RunConfig, parse_config, set_values
 from ..errors import InputError
@@ -288,19 +288,12 @@ def _options(trials, sampler, pruner, stages, workers, seed, heartbeat, top_frac
 def _claim(study_dir: Path, identity: dict, continue_study: bool) -> None:
     """Refuse a folder that holds another study, or this study with other settings unless
     ``continue_study``; then record this search's settings in ``study.json``."""
-    import json
-
     file = study_dir / "study.json"
-    old = None
-    if file.exists():
-        try:
-            old = json.loads(file.read_text())
-        except (OSError, ValueError):
-            old = None
-    if isinstance(old, dict) and old.get("study") != identity["study"]:
+    old = read_record(file)
+    if old is not None and old.get("study") != identity["study"]:
         raise InputError(f"{study_dir} holds the study {old.get('study')!r}; choose another "
                          f"--out for the study {identity['study']!r}")
-    if isinstance(old, dict) and old != identity and not continue_study:
+    if old is not None and old != identity and not continue_study:
         changed = sorted(k for k in identity if old.get(k) != identity[k])
         raise InputError(f"the study in {study_dir} was run with other settings "
                          f"({', '.join(changed)}); pass --continue to add trials with these "
