@@ -67,3 +67,14 @@ def test_the_cli_lists_and_runs(tmp_path):
     assert bad.exit_code == 2 and "takes no option colour" in bad.output
     unknown = runner.invoke(app, ["lab", "run", "nope"])
     assert unknown.exit_code == 2 and "svm-vs-softmax" in unknown.output
+
+
+def test_findings_name_the_claims_that_did_not_hold():
+    from steepest.lab.base import Verdict, findings
+
+    held = Verdict("momentum helps (kappa 100)", "12 against 90 iterations", True)
+    missed = Verdict("wider is better (width 64)", "0.31 against 0.30", False)
+    assert findings([held]) == ""
+    assert findings([held, missed]) == (" Finding: on this run 'wider is better' did not hold; "
+                                        "the verdicts give the numbers.")
+    assert "'wider is better (width 64)'" in findings([missed], sep=":")

@@ -94,6 +94,16 @@ class LabResult(Result):
         return "\n".join(lines) + "\n"
 
 
+def findings(verdicts, sep: str = " (") -> str:
+    """A sentence for an experiment's text naming the claims that did not hold on this run
+    (each claim up to ``sep``, where its measured detail begins); empty when all held."""
+    failed = [v.claim.split(sep)[0] for v in verdicts if not v.held]
+    if not failed:
+        return ""
+    return (" Finding: on this run '" + "'; '".join(failed) + "' did not hold; the verdicts "
+            "give the numbers.")
+
+
 def _csv(rows) -> str:
     cols = list(dict.fromkeys(k for row in rows for k in row))
     buf = io.StringIO()

@@ -20,7 +20,7 @@ import numpy as np
 
 from ... import _validate as checks
 from ...errors import InputError
-from ..base import Verdict, experiment
+from ..base import Verdict, experiment, findings
 
 
 def with_label_noise(data, fraction: float, seed: int):
@@ -137,10 +137,7 @@ def generalization_gap(ctx, dataset, n_train, hidden, lr, max_epochs, shuffles):
             f"about generalization. (The figure shows the first shuffle; the table all.)")
     shown = dict(list(runs.items())[:2])
     verdicts = _gap_verdicts(runs, chance)
-    failed = [v.claim.split(":")[0] for v in verdicts if not v.held]
-    if failed:
-        text += (" Finding: on this run '" + "'; '".join(failed) + "' did not hold; the "
-                 "verdicts give the numbers.")
+    text += findings(verdicts, sep=":")
     return ctx.result(verdicts, table, {"generalization_gap": _gap_figure(shown, chance)}, text,
                       {label: res.history for label, res in runs.items()})
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import _validate as checks
-from ..base import Verdict, experiment
+from ..base import Verdict, experiment, findings
 
 INITS = ("zeros", "small", "xavier", "he")
 INIT_LABEL = {"zeros": "zeros", "small": "0.01 randn", "xavier": "randn / sqrt(n)",
@@ -29,15 +29,6 @@ INIT_COLOR = {"zeros": "#000000", "small": "#D55E00", "xavier": "#0072B2", "he":
 ALIVE_STD = 0.05  # a last-layer standard deviation above this still carries the signal
 COLLAPSED_STD = 1e-3  # below this the signal has all but vanished (diagnostics' threshold)
 FLOOR = 1e-9  # where a zero standard deviation is drawn on a log axis
-
-
-def _findings(verdicts) -> str:
-    """A sentence naming the claims that did not hold on this run (empty if all held)."""
-    failed = [v.claim.split(" (")[0] for v in verdicts if not v.held]
-    if not failed:
-        return ""
-    return (" Finding: on this run '" + "'; '".join(failed) + "' did not hold; the verdicts "
-            "give the numbers.")
 
 
 # ---------------------------------------------------------------------------- statistics
@@ -273,7 +264,7 @@ def initialization(ctx, depth, width, rows, inputs, epochs):
                "initialization_std": _std_figure(outputs, depth),
                "initialization_symmetry": _symmetry_figure(weights, sym)}
     verdicts = _init_verdicts(outputs, sym, depth)
-    return ctx.result(verdicts, summary + sym, figures, text + _findings(verdicts),
+    return ctx.result(verdicts, summary + sym, figures, text + findings(verdicts),
                       {"layers": _stats_rows(outputs)})
 
 
@@ -396,7 +387,7 @@ def batchnorm(ctx, dataset, depth, width, init, lr, epochs):
             f"trains. For reference, the plain network from a good initialization ({good}): "
             f"at this high rate it may diverge, which BatchNorm also tolerates.")
     verdicts = [_bn_verdict(runs, level, n_classes)]
-    text += _findings(verdicts)
+    text += findings(verdicts)
     return ctx.result(verdicts, table,
                       {"batchnorm": _bn_figure(runs, lr, init)}, text,
                       {label: run["losses"].tolist() for label, run in runs.items()})

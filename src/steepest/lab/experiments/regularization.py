@@ -18,7 +18,7 @@ import numpy as np
 
 from ... import _validate as checks
 from ...errors import InputError
-from ..base import Verdict, experiment
+from ..base import Verdict, experiment, findings
 
 KINDS = ("l2", "l1", "elastic", "dropout")
 KIND_LABEL = {"l2": "L2", "l1": "L1", "elastic": "elastic net (half L1, half L2)",
@@ -138,15 +138,6 @@ def _weights_figure(l1: dict, l2: dict, pref: dict):
     return fig
 
 
-def _findings(verdicts) -> str:
-    """A sentence naming the claims that did not hold on this run (empty if all held)."""
-    failed = [v.claim.split(" (")[0] for v in verdicts if not v.held]
-    if not failed:
-        return ""
-    return (" Finding: on this run '" + "'; '".join(failed) + "' did not hold; the verdicts "
-            "give the numbers.")
-
-
 def _verdicts(sweeps: dict, base: dict, pref: dict) -> list[Verdict]:
     best = {k: max(rows, key=lambda r: r["val_acc"]) for k, rows in sweeps.items()}
     narrowed = {k: b["gap"] < base["gap"] and b["val_acc"] >= base["val_acc"]
@@ -239,4 +230,4 @@ def regularization(ctx, dataset, n_train, noise, hidden, epochs, lr, kinds, stre
             f"(log counts): L1 piles most weights at zero and leaves a few large ones, L2 keeps "
             f"them all small but non-zero; right, the lecture's example of the two penalties.")
     verdicts = _verdicts(sweeps, base, pref)
-    return ctx.result(verdicts, table, figures, text + _findings(verdicts), {"preference": pref})
+    return ctx.result(verdicts, table, figures, text + findings(verdicts), {"preference": pref})

@@ -15,7 +15,7 @@ import numpy as np
 
 from ... import _validate as checks
 from ...errors import InputError
-from ..base import Verdict, experiment
+from ..base import Verdict, experiment, findings
 
 WIDTH_COLOR = "#0072B2"
 SEED_COLOR = "#D55E00"
@@ -129,9 +129,6 @@ def overparameterization(ctx, widths, seeds, steps, lr, noise, n_per_class):
             f"good solution, many stop in a poor one. As the width grows the dots fall and "
             f"bunch together: every initialization reaches about the same low loss, so luck "
             f"matters less. Right: the median and the interquartile range of each box.")
-    failed = [v.claim.split(" (")[0] for v in verdicts if not v.held]
-    if failed:
-        text += (" Finding: on this run '" + "'; '".join(failed) + "' did not hold; the "
-                 "verdicts give the numbers.")
+    text += findings(verdicts)
     return ctx.result(verdicts, table, {"overparameterization": _figure(widths, losses)}, text,
                       {"widths": widths, "losses": losses.tolist()})
