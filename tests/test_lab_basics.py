@@ -7,10 +7,8 @@ its result saves.
 bundled digits or on quadratics and need nothing.
 """
 
-import json
 
 import pytest
-from matplotlib.figure import Figure
 
 import steepest.lab
 from steepest.errors import InputError
@@ -19,30 +17,15 @@ MNIST = ("search-strategies", "step-size", "learning-rates")
 OFFLINE = ("numerical-gradient", "conditioning", "minibatch")
 
 
-def _check(result, tmp_path):
-    failed = [f"{v.claim}: {v.measured}" for v in result.verdicts if not v.held]
-    assert result.held, failed
-    assert result.verdicts and result.table and result.text
-    assert result.figures and all(isinstance(f, Figure) for f in result.figures.values())
-    result.save(tmp_path)
-    for stem in result.figures:
-        for fmt in ("png", "svg", "pdf"):
-            assert (tmp_path / f"{stem}.{fmt}").stat().st_size > 0
-    assert (tmp_path / "table.csv").read_text().count("\n") == len(result.table) + 1
-    saved = json.loads((tmp_path / "result.json").read_text())
-    assert saved["name"] == result.name and saved["held"] is True
-    assert "Verdicts:" in (tmp_path / "README.txt").read_text()
-
-
 @pytest.mark.parametrize("name", OFFLINE)
-def test_offline_experiment_quick(name, tmp_path):
-    _check(steepest.lab.run(name, quick=True), tmp_path)
+def test_offline_experiment_quick(name, tmp_path, check_lab_result):
+    check_lab_result(steepest.lab.run(name, quick=True), tmp_path)
 
 
 @pytest.mark.parametrize("name", MNIST)
-def test_mnist_experiment_quick(name, tmp_path, mnist_path, monkeypatch):
+def test_mnist_experiment_quick(name, tmp_path, mnist_path, monkeypatch, check_lab_result):
     monkeypatch.setenv("STEEPEST_MNIST_DIR", str(mnist_path))
-    _check(steepest.lab.run(name, quick=True), tmp_path)
+    check_lab_result(steepest.lab.run(name, quick=True), tmp_path)
 
 
 @pytest.mark.parametrize("name, options, words", [

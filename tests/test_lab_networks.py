@@ -8,11 +8,9 @@ one test runs a shortened ``generalization-gap`` on it through the ``mnist_path`
 (skipped where the files are absent).
 """
 
-import json
 
 import numpy as np
 import pytest
-from matplotlib.figure import Figure
 
 import steepest.lab
 from steepest.errors import InputError
@@ -31,32 +29,16 @@ def one_blas_thread():
         yield
 
 
-def _check(result, tmp_path):
-    failed = [f"{v.claim}: {v.measured}" for v in result.verdicts if not v.held]
-    assert result.held, failed
-    assert result.verdicts and result.table and result.text
-    assert result.figures and all(isinstance(f, Figure) for f in result.figures.values())
-    result.save(tmp_path)
-    for stem in result.figures:
-        for fmt in ("png", "svg", "pdf"):
-            assert (tmp_path / f"{stem}.{fmt}").stat().st_size > 0
-    assert (tmp_path / "table.csv").read_text().count("\n") == len(result.table) + 1
-    saved = json.loads((tmp_path / "result.json").read_text())
-    assert saved["name"] == result.name and saved["held"] is True
-    assert len(saved["verdicts"]) == len(result.verdicts)
-    assert "Verdicts:" in (tmp_path / "README.txt").read_text()
-
-
 @pytest.mark.parametrize("name", QUICK)
-def test_quick_variant(name, tmp_path):
-    _check(steepest.lab.run(name, quick=True), tmp_path)
+def test_quick_variant(name, tmp_path, check_lab_result):
+    check_lab_result(steepest.lab.run(name, quick=True), tmp_path)
 
 
-def test_generalization_gap_on_mnist(tmp_path, mnist_path, monkeypatch):
+def test_generalization_gap_on_mnist(tmp_path, mnist_path, monkeypatch, check_lab_result):
     monkeypatch.setenv("STEEPEST_MNIST_DIR", str(mnist_path))
     result = steepest.lab.run("generalization-gap", quick=True, dataset="mnist", n_train=300,
                               hidden=256, shuffles=1)
-    _check(result, tmp_path)
+    check_lab_result(result, tmp_path)
 
 
 def test_listed_with_their_options():
